@@ -1,0 +1,1 @@
+"""The runtime: sources, the micro-batching loop, signals and systemd integration."""

@@ -1,0 +1,267 @@
+"""The agent loop: sources -> micro-batches -> parse/validate -> pipeline -> one
+transaction (events, quarantine, assessments, checkpoints) -> after-commit hooks.
+
+Sources run as asyncio tasks feeding a bounded queue (backpressure). A batch
+closes at `batch_size` lines or `batch_latency` seconds after its first line,
+whichever comes first, and is processed in a worker thread so the event loop
+keeps reading while SQLite writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from agent.sources.base import Chunk, Source
+from ottwatch.clock import Clock, EventClock
+from ottwatch.events import Event, Rejection, parse_line
+from ottwatch.pipeline import Assessment, Finding, Pipeline
+from storage.writer import BatchWriter, Quarantined, SourcePosition
+
+log = logging.getLogger("ottwatch.agent")
+
+IDLE_WAKE_S = 0.5
+
+
+@dataclass
+class AgentStats:
+    lines: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    assessed: int = 0
+    findings: int = 0
+    batches: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    last_event_ts: float | None = None
+    # (latency seconds, how many events) per committed chunk; bounded.
+    latencies: list[tuple[float, int]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    max_latency_samples: int = 200_000
+
+    def record_latency(self, seconds: float, count: int) -> None:
+        if len(self.latencies) >= self.max_latency_samples:
+            del self.latencies[: self.max_latency_samples // 2]
+        self.latencies.append((seconds, count))
+
+    def latency_percentile(self, q: float) -> float | None:
+        """Per-event latency percentile (0..100) in seconds, weighted by event count."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        total = sum(c for _, c in ordered)
+        target = q / 100 * total
+        running = 0
+        for seconds, count in ordered:
+            running += count
+            if running >= target:
+                return seconds
+        return ordered[-1][0]
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+AfterCommit = Callable[[list[Event], list[Assessment], list[Finding]], None]
+
+
+@dataclass
+class BatchOutcome:
+    events: list[Event]
+    assessments: list[Assessment]
+    findings: list[Finding]
+
+
+class Agent:
+    def __init__(
+        self,
+        engine: Engine,
+        pipeline: Pipeline,
+        sources: Sequence[Source],
+        clock: Clock,
+        *,
+        batch_size: int = 1000,
+        batch_latency: float = 0.05,
+        max_line: int = 64 * 1024,
+        quarantine_head: int = 4096,
+        queue_chunks: int = 64,
+        checkpoint: bool = True,
+        after_commit: Sequence[AfterCommit] = (),
+        on_idle: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self.engine = engine
+        self.writer = BatchWriter(engine)
+        self.pipeline = pipeline
+        self.sources = list(sources)
+        self.clock = clock
+        self.batch_size = batch_size
+        self.batch_latency = batch_latency
+        self.max_line = max_line
+        self.quarantine_head = quarantine_head
+        self.queue_chunks = queue_chunks
+        self.checkpoint = checkpoint
+        self.after_commit = list(after_commit)
+        self.on_idle = list(on_idle)
+        self.stats = AgentStats()
+        self.stopping = asyncio.Event()
+
+    # -- running -----------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None) -> AgentStats:
+        """Run until every (finite) source is done, or `stop` is set; then drain."""
+        stop = stop or asyncio.Event()
+        queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=self.queue_chunks)
+        sources_stop = asyncio.Event()
+        tasks = [asyncio.create_task(s.run(queue, sources_stop), name=s.name)
+                 for s in self.sources]
+        stop_waiter = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                if stop.is_set() and not sources_stop.is_set():
+                    log.info("stopping: draining sources")
+                    sources_stop.set()
+                chunks = await self._collect(queue, tasks, stop_waiter)
+                if chunks:
+                    await asyncio.to_thread(self.process, chunks)
+                else:
+                    self._idle()
+                if all(t.done() for t in tasks) and queue.empty():
+                    break
+            for task in tasks:
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    raise exc
+        finally:
+            sources_stop.set()
+            stop_waiter.cancel()
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self.stats
+
+    async def _collect(
+        self, queue: asyncio.Queue[Chunk], tasks: list[asyncio.Task], stop_waiter: asyncio.Task
+    ) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        if queue.empty():
+            getter = asyncio.create_task(queue.get())
+            waiters = {getter, stop_waiter, *[t for t in tasks if not t.done()]}
+            done, _ = await asyncio.wait(waiters, timeout=IDLE_WAKE_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                try:
+                    chunks.append(await getter)  # it may have completed while cancelling
+                except asyncio.CancelledError:
+                    return chunks
+            else:
+                chunks.append(getter.result())
+        else:
+            chunks.append(queue.get_nowait())
+        lines = len(chunks[0].lines)
+        deadline = time.monotonic() + self.batch_latency
+        while lines < self.batch_size:
+            if queue.empty():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or all(t.done() for t in tasks):
+                    break
+                try:
+                    chunk = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+            else:
+                chunk = queue.get_nowait()
+            chunks.append(chunk)
+            lines += len(chunk.lines)
+        return chunks
+
+    def _idle(self) -> None:
+        findings = self.pipeline.tick(self.clock.now())
+        if findings:
+            self._commit([], [], [], findings, [])
+        for hook in self.on_idle:
+            hook()
+
+    # -- one batch -----------------------------------------------------------------
+    def process(self, chunks: list[Chunk]) -> BatchOutcome:
+        events: list[Event] = []
+        quarantined: list[Quarantined] = []
+        positions: dict[str, SourcePosition] = {}
+        head = self.quarantine_head
+        for chunk in chunks:
+            source = chunk.source
+            for offset, data, length in chunk.too_long:
+                quarantined.append(Quarantined(source, offset, "line_too_long",
+                                               f"{length} bytes, limit {self.max_line}",
+                                               data[:head], length))
+            for offset, data in chunk.lines:
+                parsed = parse_line(data, source=source, offset=offset,
+                                    max_line_bytes=self.max_line)
+                if isinstance(parsed, Rejection):
+                    quarantined.append(Quarantined(source, offset, parsed.reason, parsed.detail,
+                                                   data[:head], len(data)))
+                else:
+                    events.append(parsed)
+            if chunk.position is not None:
+                positions[chunk.position.source] = chunk.position
+        self.stats.lines += sum(len(c.lines) + len(c.too_long) for c in chunks)
+
+        events = self._dedupe(events)
+        if isinstance(self.clock, EventClock):
+            for event in events:
+                self.clock.advance(event.ts)
+        now = self.clock.now()
+        result = self.pipeline.run(events, now)
+        self._commit(events, quarantined, result.assessments, result.findings,
+                     list(positions.values()) if self.checkpoint else [])
+        committed = time.perf_counter()
+        for chunk in chunks:
+            if chunk.lines:
+                self.stats.record_latency(committed - chunk.read_at, len(chunk.lines))
+        self.stats.batches += 1
+        return BatchOutcome(events, result.assessments, result.findings)
+
+    def _dedupe(self, events: list[Event]) -> list[Event]:
+        seen: set[str] = set()
+        unique = []
+        for event in events:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                unique.append(event)
+        if unique:
+            known = self.writer.known_event_ids([e.event_id for e in unique])
+            if known:
+                unique = [e for e in unique if e.event_id not in known]
+        self.stats.duplicates += len(events) - len(unique)
+        return unique
+
+    def _commit(
+        self,
+        events: list[Event],
+        quarantined: list[Quarantined],
+        assessments: list[Assessment],
+        findings: list[Finding],
+        positions: list[SourcePosition],
+    ) -> None:
+        self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
+                          positions=positions, now=self.clock.now())
+        self.stats.stored += len(events)
+        self.stats.quarantined += len(quarantined)
+        self.stats.assessed += len(assessments)
+        self.stats.findings += len(findings)
+        if events:
+            self.stats.last_event_ts = events[-1].ts
+        for assessment in assessments:
+            for reason in assessment.reasons:
+                self.stats.reasons[reason.code] = self.stats.reasons.get(reason.code, 0) + 1
+        for hook in self.after_commit:
+            try:
+                hook(events, assessments, findings)
+            except Exception:  # a hook must never stop ingestion
+                log.exception("after-commit hook %r failed", hook)
+

@@ -1,0 +1,177 @@
+"""Assemble and run the agent from a config: sources, signals, systemd, heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from agent.loop import Agent, AgentStats
+from agent.sdnotify import Notifier
+from agent.sources.base import Source
+from agent.sources.filetail import FileTailSource
+from agent.sources.recorded import RecordedSource
+from agent.sources.sockets import SocketSource
+from ottwatch.clock import Clock, EventClock, WallClock
+from ottwatch.config import Config, ConfigError, load_config
+from ottwatch.logs import setup_logging
+from ottwatch.stages import build_pipeline
+from storage import open_database
+from storage.heartbeat import beat
+
+log = logging.getLogger("ottwatch.agent")
+
+HEARTBEAT_S = 5.0
+
+
+@dataclass
+class LiveSources:
+    files: FileTailSource | None
+    sockets: SocketSource | None
+    stdin: RecordedSource | None
+
+    def all(self) -> list[Source]:
+        return [s for s in (self.files, self.sockets, self.stdin) if s is not None]
+
+
+def build_live_sources(config: Config, engine: Engine) -> LiveSources:
+    from storage.writer import BatchWriter
+
+    positions = BatchWriter(engine).load_positions()
+    ingest, sources = config.ingest, config.sources
+    files = [p for p in sources.files if p != "-"]
+    return LiveSources(
+        files=FileTailSource(files, positions, max_line=ingest.max_line_bytes,
+                             head=ingest.quarantine_raw_bytes, poll=sources.poll,
+                             poll_interval_ms=sources.poll_interval_ms) if files else None,
+        sockets=SocketSource(tcp=sources.tcp, unix=sources.unix,
+                             max_line=ingest.max_line_bytes, head=ingest.quarantine_raw_bytes,
+                             max_connections=sources.max_connections)
+        if (sources.tcp or sources.unix) else None,
+        stdin=RecordedSource(["-"], max_line=ingest.max_line_bytes,
+                             head=ingest.quarantine_raw_bytes)
+        if (sources.stdin or "-" in sources.files) else None,
+    )
+
+
+def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clock, *,
+               scoring: bool = True, checkpoint: bool = True) -> Agent:
+    return Agent(
+        engine,
+        build_pipeline(config, scoring=scoring),
+        sources,
+        clock,
+        batch_size=config.storage.batch_size,
+        batch_latency=config.storage.batch_latency_ms / 1000,
+        max_line=config.ingest.max_line_bytes,
+        quarantine_head=config.ingest.quarantine_raw_bytes,
+        queue_chunks=config.ingest.queue_chunks,
+        checkpoint=checkpoint,
+    )
+
+
+class AgentService:
+    """`ottwatch agent`: runs until SIGTERM/SIGINT, reloads on SIGHUP."""
+
+    def __init__(self, config: Config, config_path: str | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.notifier = Notifier()
+        self.stop = asyncio.Event()
+        self.engine: Engine | None = None
+        self.agent: Agent | None = None
+        self.sources: LiveSources | None = None
+        self._last_beat = 0.0
+        self._last_watchdog = 0.0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, sig: signal.Signals) -> None:
+        log.warning("%s: draining and stopping", sig.name)
+        self.notifier.stopping()
+        self.stop.set()
+
+    def _on_reload(self) -> None:
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("SIGHUP: config not reloaded: %s", exc)
+            return
+        setup_logging(fresh.log.level)
+        if self.agent is not None:
+            self.agent.batch_size = fresh.storage.batch_size
+            self.agent.batch_latency = fresh.storage.batch_latency_ms / 1000
+        if self.sources is not None and self.sources.files is not None:
+            self.sources.files.set_patterns(fresh.sources.files)
+        if fresh.storage.url != self.config.storage.url:
+            log.warning("SIGHUP: [storage] url changed; restart the agent to use it")
+        self.config = fresh
+        log.warning("SIGHUP: configuration reloaded")
+
+    def _on_idle(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_S:
+            self._heartbeat()
+        if self.notifier.watchdog_interval and now - self._last_watchdog >= \
+                self.notifier.watchdog_interval:
+            self.notifier.watchdog()
+            self._last_watchdog = now
+
+    def _heartbeat(self) -> None:
+        assert self.engine is not None and self.agent is not None
+        self._last_beat = time.monotonic()
+        stats = self.agent.stats
+        beat(self.engine, "agent", pid=os.getpid(), started_at=self.started_at, info={
+            "stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
+            "last_event_ts": stats.last_event_ts,
+        })
+
+    async def run(self) -> AgentStats:
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        self.engine = open_database(self.config.storage.url)
+        self.sources = build_live_sources(self.config, self.engine)
+        if not self.sources.all():
+            raise ConfigError("no sources: set [sources] files/tcp/unix/stdin or pass them "
+                              "on the command line (see `ottwatch agent --help`)")
+        self.started_at = time.time()
+        self.agent = make_agent(self.config, self.engine, self.sources.all(), WallClock())
+        self.agent.on_idle.append(self._on_idle)
+        self.agent.after_commit.append(lambda *_: self._on_idle())
+        self._heartbeat()
+        self.notifier.ready(f"ingesting into {self.engine.url.render_as_string()}")
+        log.info("agent ready (pid %d)", os.getpid())
+        stats = await self.agent.run(self.stop)
+        self._heartbeat()
+        log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
+        return stats
+
+
+async def run_recorded(
+    config: Config,
+    paths: list[str],
+    *,
+    scoring: bool = True,
+    on_progress: Callable[[Agent, RecordedSource], None] | None = None,
+    clock: Clock | None = None,
+) -> tuple[Agent, AgentStats]:
+    """Replay recorded files through the same loop with an event-time clock."""
+    engine = open_database(config.storage.url)
+    source = RecordedSource(paths, max_line=config.ingest.max_line_bytes,
+                            head=config.ingest.quarantine_raw_bytes)
+    agent = make_agent(config, engine, [source], clock or EventClock(), scoring=scoring,
+                       checkpoint=False)
+    if on_progress is not None:
+        agent.after_commit.append(lambda *_: on_progress(agent, source))
+    stats = await agent.run()
+    engine.dispose()
+    return agent, stats

@@ -1,0 +1,3 @@
+from ottwatch.cli import main
+
+main()

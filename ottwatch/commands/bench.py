@@ -1,0 +1,65 @@
+"""`ottwatch bench`: throughput and latency of the real loop into a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ottwatch.commands.common import config_option, load
+from ottwatch.summary import summary_table
+
+
+@click.command("bench")
+@config_option
+@click.option("-n", "--events", default=200_000, show_default=True, help="Synthetic events.")
+@click.option("--users", default=10_000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--ingest-only", is_flag=True, help="Measure ingest without scoring stages.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON object on the last line.")
+@click.option("--keep", type=click.Path(file_okay=False), default=None,
+              help="Keep the log and database in this folder.")
+def command(config_path: str | None, events: int, users: int, seed: int, ingest_only: bool,
+            as_json: bool, keep: str | None) -> None:
+    """Generate N synthetic events and push them through the agent loop (parse,
+    validate, pipeline, SQLite) from a file, reporting events/s and per-event
+    latency (read to commit) percentiles."""
+    from agent.runner import run_recorded
+    from fixtures.generator import write_log
+
+    console = Console(stderr=True)
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path, db_path = folder / "bench.jsonl", folder / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    with console.status(f"generating {events:,} events"):
+        write_log(log_path, events, users=users, seed=seed, rate_per_s=200.0)
+    config = load(config_path, str(db_path))
+    started = time.perf_counter()
+    with console.status("running the pipeline"):
+        agent, stats = asyncio.run(run_recorded(config, [str(log_path)],
+                                                scoring=not ingest_only))
+    elapsed = time.perf_counter() - started
+    result = {
+        "events": stats.stored,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(stats.stored / elapsed, 1),
+        "p50_ms": round((stats.latency_percentile(50) or 0) * 1000, 2),
+        "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),
+        "ingest_only": ingest_only,
+        "stages": agent.pipeline.stage_names,
+        "batch_size": config.storage.batch_size,
+    }
+    Console().print(summary_table(stats, title="ottwatch bench"))
+    if as_json:
+        click.echo(json.dumps(result))
+    if not keep:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()

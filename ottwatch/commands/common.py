@@ -1,0 +1,49 @@
+"""Options and helpers the commands share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ottwatch.config import Config, ConfigError, load_config
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="TOML config file (default: $OTTWATCH_CONFIG, /etc/ottwatch/ottwatch.toml, "
+         "~/.config/ottwatch/ottwatch.toml).",
+)
+db_option = click.option(
+    "--db", "db", default=None,
+    help="Database: a SQLite file path or a URL (sqlite:///..., postgresql+psycopg://...). "
+         "Overrides [storage] url.",
+)
+
+
+def db_url(value: str) -> str:
+    """A path or URL as given on the command line -> an SQLAlchemy URL."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def load(config_path: str | None, db: str | None = None) -> Config:
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if db:
+        config.storage.url = db_url(db)
+    return config
+
+
+def private_umask() -> None:
+    """Files ottwatch creates (databases, logs, sockets) are readable by the owner only."""
+    os.umask(0o077)
+
+
+def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
+    return config_option(func)

@@ -1,0 +1,187 @@
+"""Configuration: one TOML file, validated by pydantic, secrets masked when shown.
+
+Lookup order for the file: `--config PATH`, then `$OTTWATCH_CONFIG`, then
+`/etc/ottwatch/ottwatch.toml` (when it exists), then the user's config folder
+(`~/.config/ottwatch/ottwatch.toml`). With none of them, the defaults apply.
+`$OTTWATCH_DB_URL` overrides `[storage] url`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
+USER_CONFIG = Path(platformdirs.user_config_dir("ottwatch")) / "ottwatch.toml"
+DB_URL_ENV = "OTTWATCH_DB_URL"
+CONFIG_ENV = "OTTWATCH_CONFIG"
+
+
+def default_db_url() -> str:
+    if os.geteuid() == 0:
+        return "sqlite:////var/lib/ottwatch/ottwatch.db"
+    return f"sqlite:///{Path(platformdirs.user_data_dir('ottwatch')) / 'ottwatch.db'}"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StorageConfig(Section):
+    url: str = Field(default_factory=default_db_url)
+    retention_days: int = Field(365, ge=1)
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    batch_latency_ms: int = Field(50, ge=1, le=60_000)
+
+
+class IngestConfig(Section):
+    max_line_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    quarantine_raw_bytes: int = Field(4096, ge=64, le=1024 * 1024)
+    queue_chunks: int = Field(64, ge=1)
+
+
+class SourcesConfig(Section):
+    files: list[str] = []
+    poll: bool = False
+    poll_interval_ms: int = Field(250, ge=10)
+    tcp: str = ""
+    unix: str = ""
+    stdin: bool = False
+    max_connections: int = Field(64, ge=1)
+
+    @field_validator("tcp")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError("expected HOST:PORT, for example 127.0.0.1:7514")
+        return value
+
+
+class GeoConfig(Section):
+    city_db: str = ""
+    asn_db: str = ""
+    anonymous_db: str = ""
+    anonymizer_lists: list[str] = []
+    feed_urls: list[str] = []
+    max_speed_kmh: float = Field(1000.0, gt=0)
+    min_travel_km: float = Field(500.0, ge=0)
+
+
+class AlertsConfig(Section):
+    urls: list[str] = []
+    config_file: str = ""
+    min_level: Literal["low", "medium", "high", "critical"] = "high"
+
+
+class LogConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "warning"
+
+
+class Config(Section):
+    storage: StorageConfig = StorageConfig()
+    ingest: IngestConfig = IngestConfig()
+    sources: SourcesConfig = SourcesConfig()
+    geo: GeoConfig = GeoConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    log: LogConfig = LogConfig()
+    # Sections that later stages own are kept as plain tables until they validate them.
+    scoring: dict[str, Any] = {}
+
+    source_path: Path | None = Field(None, exclude=True)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be read or does not validate; the message says where."""
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    for candidate in (SYSTEM_CONFIG, USER_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path = find_config_path(explicit)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such file") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"[{'.'.join(str(p) for p in err['loc'])}] {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path or 'defaults'}: {problems}") from exc
+    if env_url := os.environ.get(DB_URL_ENV):
+        config.storage.url = env_url
+    if path is not None:
+        config.source_path = path
+        _resolve_relative_paths(config, path.parent)
+    return config
+
+
+def _resolve_relative_paths(config: Config, base: Path) -> None:
+    def resolve(value: str) -> str:
+        return str(base / value) if value and not Path(value).is_absolute() else value
+
+    config.sources.files = [resolve(p) for p in config.sources.files]
+    config.geo.anonymizer_lists = [resolve(p) for p in config.geo.anonymizer_lists]
+    for name in ("city_db", "asn_db", "anonymous_db"):
+        setattr(config.geo, name, resolve(getattr(config.geo, name)))
+    if config.storage.url.startswith("sqlite:///") and not config.storage.url.startswith(
+        "sqlite:////"
+    ):
+        relative = config.storage.url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            config.storage.url = f"sqlite:///{base / relative}"
+
+
+def mask_url(url: str) -> str:
+    """Hide the secret parts of a database or apprise URL."""
+    if "://" not in url:
+        return url
+    scheme = url.split("://", 1)[0]
+    if scheme.startswith(("sqlite", "postgresql", "postgres")):
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except Exception:
+            return f"{scheme}://***"
+    return mask_apprise_url(url)
+
+
+def mask_apprise_url(url: str) -> str:
+    """apprise's own privacy rendering; never the raw URL, even if apprise cannot parse it."""
+    import apprise
+
+    tags, sep, bare = url.partition("=") if "=" in url.split("://", 1)[0] else ("", "", url)
+    plugin = apprise.Apprise.instantiate(bare, suppress_exceptions=True)
+    masked = plugin.url(privacy=True) if plugin else f"{bare.split('://', 1)[0]}://***"
+    return f"{tags}{sep}{masked}"
+
+
+def effective_config(config: Config) -> dict[str, Any]:
+    """The config as a dict with every secret masked, for `ottwatch config check`."""
+    data = config.model_dump(mode="json")
+    data["storage"]["url"] = mask_url(config.storage.url)
+    data["alerts"]["urls"] = [mask_apprise_url(u) for u in config.alerts.urls]
+    data["geo"]["feed_urls"] = [mask_url(u) for u in config.geo.feed_urls]
+    return data

@@ -1,0 +1,62 @@
+"""Engines from a URL: SQLite (the embedded default) or PostgreSQL, same code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its folder) readable by the owner only, if it does not exist."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE)
+    os.close(fd)
+
+
+def make_engine(url: str, *, pool: bool = True) -> Engine:
+    """An engine with the pragmas ottwatch relies on; the SQLite file is created 0600."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    path = sqlite_path(url)
+    if path is not None:
+        create_private_file(path)
+        engine = create_engine(url, poolclass=None if pool else NullPool)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+    cursor = dbapi_connection.cursor()
+    # WAL + synchronous=NORMAL survives a killed process (not power loss) at a fraction
+    # of FULL's cost; readers (the TUI) never block the writer.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def dialect_insert(engine: Engine):  # noqa: ANN201 - returns the dialect's insert()
+    """The dialect's `insert` that knows ON CONFLICT (SQLite and PostgreSQL alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
