@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from agent.sources.base import Chunk, Source
 from ottwatch.clock import Clock, EventClock
 from ottwatch.events import Event, Rejection, parse_line
-from ottwatch.pipeline import Assessment, Finding, Pipeline
+from ottwatch.findings import finding_to_alert
+from ottwatch.pipeline import Assessment, Batch, Finding, Pipeline
 from storage.writer import BatchWriter, Quarantined, SourcePosition
 
 log = logging.getLogger("ottwatch.agent")
@@ -69,13 +70,6 @@ class AgentStats:
 
 
 AfterCommit = Callable[[list[Event], list[Assessment], list[Finding]], None]
-
-
-@dataclass
-class BatchOutcome:
-    events: list[Event]
-    assessments: list[Assessment]
-    findings: list[Finding]
 
 
 class Agent:
@@ -181,14 +175,14 @@ class Agent:
         return chunks
 
     def _idle(self) -> None:
-        findings = self.pipeline.tick(self.clock.now())
-        if findings:
-            self._commit([], [], [], findings, [])
+        batch = self.pipeline.tick(self.clock.now())
+        if batch.findings or batch.upserts:
+            self._commit(batch, [], [])
         for hook in self.on_idle:
             hook()
 
     # -- one batch -----------------------------------------------------------------
-    def process(self, chunks: list[Chunk]) -> BatchOutcome:
+    def process(self, chunks: list[Chunk]) -> Batch:
         events: list[Event] = []
         quarantined: list[Quarantined] = []
         positions: dict[str, SourcePosition] = {}
@@ -215,16 +209,14 @@ class Agent:
         if isinstance(self.clock, EventClock):
             for event in events:
                 self.clock.advance(event.ts)
-        now = self.clock.now()
-        result = self.pipeline.run(events, now)
-        self._commit(events, quarantined, result.assessments, result.findings,
-                     list(positions.values()) if self.checkpoint else [])
+        batch = self.pipeline.run(events, self.clock.now())
+        self._commit(batch, quarantined, list(positions.values()) if self.checkpoint else [])
         committed = time.perf_counter()
         for chunk in chunks:
             if chunk.lines:
                 self.stats.record_latency(committed - chunk.read_at, len(chunk.lines))
         self.stats.batches += 1
-        return BatchOutcome(events, result.assessments, result.findings)
+        return batch
 
     def _dedupe(self, events: list[Event]) -> list[Event]:
         seen: set[str] = set()
@@ -241,15 +233,12 @@ class Agent:
         return unique
 
     def _commit(
-        self,
-        events: list[Event],
-        quarantined: list[Quarantined],
-        assessments: list[Assessment],
-        findings: list[Finding],
-        positions: list[SourcePosition],
+        self, batch: Batch, quarantined: list[Quarantined], positions: list[SourcePosition]
     ) -> None:
+        events, assessments, findings = batch.events, batch.assessments, batch.findings
         self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
-                          positions=positions, now=self.clock.now())
+                          positions=positions, now=self.clock.now(), upserts=batch.upserts,
+                          alerts=[finding_to_alert(f) for f in findings])
         self.stats.stored += len(events)
         self.stats.quarantined += len(quarantined)
         self.stats.assessed += len(assessments)

@@ -24,6 +24,7 @@ from ottwatch.logs import setup_logging
 from ottwatch.stages import build_pipeline
 from storage import open_database
 from storage.heartbeat import beat
+from storage.queries import load_stage_states
 
 log = logging.getLogger("ottwatch.agent")
 
@@ -62,9 +63,11 @@ def build_live_sources(config: Config, engine: Engine) -> LiveSources:
 
 def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clock, *,
                scoring: bool = True, checkpoint: bool = True) -> Agent:
+    pipeline = build_pipeline(config, scoring=scoring)
+    pipeline.restore(load_stage_states(engine))
     return Agent(
         engine,
-        build_pipeline(config, scoring=scoring),
+        pipeline,
         sources,
         clock,
         batch_size=config.storage.batch_size,

@@ -69,6 +69,9 @@ class Batch:
     findings: list[Finding] = field(default_factory=list)
     # Stage outputs other stages may read (e.g. geo lookups, feature matrices).
     columns: dict[str, Any] = field(default_factory=dict)
+    # Rows to upsert in the batch's own transaction, by table name (see storage.writer).
+    upserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.reasons:
@@ -76,6 +79,9 @@ class Batch:
 
     def add(self, index: int, code: str, weight: float, detail: str) -> None:
         self.reasons[index].append(Reason(code, weight, detail))
+
+    def upsert(self, table: str, row: dict[str, Any]) -> None:
+        self.upserts.setdefault(table, []).append(row)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -91,8 +97,21 @@ class Stage(Protocol):
 
 @runtime_checkable
 class TimedStage(Stage, Protocol):
-    def tick(self, now: float) -> list[Finding]:
-        """Findings that are due at `now` even if no event arrives (deadlines)."""
+    def tick(self, batch: Batch) -> None:
+        """Add findings that are due at `batch.now` even if no event arrives (deadlines).
+        Called after `process` on every batch, and on an empty batch when idle."""
+
+
+@runtime_checkable
+class StatefulStage(Stage, Protocol):
+    """A stage whose state must survive a restart. When `dirty`, its snapshot is
+    stored in the same transaction as the batch that changed it."""
+
+    dirty: bool
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
 
 
 class Scorer(Protocol):
@@ -145,12 +164,6 @@ def decision_for(score: float, review_at: float, block_at: float) -> str:
     return "allow"
 
 
-@dataclass
-class PipelineResult:
-    assessments: list[Assessment]
-    findings: list[Finding]
-
-
 class Pipeline:
     def __init__(self, stages: Sequence[Stage] = (), scorer: Scorer | None = None,
                  *, assess: bool = True) -> None:
@@ -162,20 +175,35 @@ class Pipeline:
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
 
-    def run(self, events: list[Event], now: float) -> PipelineResult:
+    def run(self, events: list[Event], now: float) -> Batch:
+        """Score a batch; the returned batch carries assessments, findings and upserts."""
         batch = Batch(events=events, now=now)
         for stage in self.stages:
             stage.process(batch)
-        findings = batch.findings + self.tick(now)
-        assessments = self.scorer.score(batch) if events and self.assess else []
-        return PipelineResult(assessments, findings)
+        self._tick(batch)
+        batch.assessments = self.scorer.score(batch) if events and self.assess else []
+        return batch
 
-    def tick(self, now: float) -> list[Finding]:
-        found: list[Finding] = []
+    def tick(self, now: float) -> Batch:
+        """Deadlines and other timed work with no new events."""
+        batch = Batch(events=[], now=now)
+        self._tick(batch)
+        return batch
+
+    def _tick(self, batch: Batch) -> None:
         for stage in self.stages:
             if isinstance(stage, TimedStage):
-                found.extend(stage.tick(now))
-        return found
+                stage.tick(batch)
+        for stage in self.stages:
+            if isinstance(stage, StatefulStage) and stage.dirty:
+                batch.upsert("stage_state", {"name": stage.name, "updated_at": batch.now,
+                                             "state": stage.snapshot()})
+                stage.dirty = False
+
+    def restore(self, states: dict[str, bytes]) -> None:
+        for stage in self.stages:
+            if isinstance(stage, StatefulStage) and stage.name in states:
+                stage.restore(states[stage.name])
 
 
 def reasons_to_json(reasons: Iterable[Reason]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, func, select
 
-from storage.tables import AssessmentRow, EventRow, QuarantineRow
+from storage.tables import AssessmentRow, EventRow, QuarantineRow, StageStateRow
 
 EVENTS: Table = EventRow.__table__
 QUARANTINE: Table = QuarantineRow.__table__
@@ -36,3 +36,10 @@ def iter_rows(engine: Engine, table: Table, key: str = "id", page: int = PAGE
 def count(engine: Engine, table: Table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def load_stage_states(engine: Engine) -> dict[str, bytes]:
+    table = StageStateRow.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(table.c.name, table.c.state)).all()
+    return {name: bytes(state) for name, state in rows if state is not None}

@@ -204,7 +204,7 @@ class TimerRow(SQLModel, table=True):
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_deadline", "state", "deadline"),)
-    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(primary_key=True, max_length=300)  # "<kind>:<request_id>"
     kind: str = Field(max_length=32)
     request_id: str = Field(max_length=255)
     user_id: str = Field(max_length=255)

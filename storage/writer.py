@@ -9,16 +9,18 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Insert, select
+from sqlmodel import SQLModel
 
 from ottwatch.events import Event
 from ottwatch.pipeline import Assessment
 from storage.engine import dialect_insert
-from storage.tables import AssessmentRow, Checkpoint, EventRow, QuarantineRow
+from storage.tables import AlertRow, AssessmentRow, Checkpoint, EventRow, QuarantineRow
 
 EVENTS = EventRow.__table__
 QUARANTINE = QuarantineRow.__table__
 ASSESSMENTS = AssessmentRow.__table__
 CHECKPOINTS = Checkpoint.__table__
+ALERTS = AlertRow.__table__
 
 _IN_CHUNK = 500  # bound on IN (...) lists, well under every backend's parameter limit
 
@@ -83,6 +85,8 @@ class BatchWriter:
         self._assessments = BulkInsert(
             engine, self._insert(ASSESSMENTS).on_conflict_do_nothing(index_elements=["event_id"]),
             ASSESSMENT_COLUMNS)
+        self._upserts: dict[str, Insert] = {}
+        self._alerts_stmt = self._insert(ALERTS).on_conflict_do_nothing(index_elements=["alert_id"])
         upsert = self._insert(CHECKPOINTS)
         self._checkpoint_stmt = upsert.on_conflict_do_update(
             index_elements=["source"],
@@ -111,7 +115,8 @@ class BatchWriter:
         assessments: Sequence[Assessment],
         positions: Iterable[SourcePosition],
         now: float,
-        extra: object | None = None,
+        upserts: dict[str, list[dict[str, Any]]] | None = None,
+        alerts: Sequence[dict[str, Any]] = (),
     ) -> None:
         positions = list(positions)
         with self.engine.begin() as conn:
@@ -135,14 +140,35 @@ class BatchWriter:
                     [{"source": p.source, "inode": p.inode, "offset": p.offset, "updated_at": now}
                      for p in positions],
                 )
-            if callable(extra):
-                extra(conn)
+            for table, rows in (upserts or {}).items():
+                if rows:
+                    conn.execute(self._upsert(table), _last_per_key(table, rows))
+            if alerts:
+                conn.execute(self._alerts_stmt, list(alerts))
+
+    def _upsert(self, name: str) -> Insert:
+        if name not in self._upserts:
+            table = SQLModel.metadata.tables[name]
+            keys = [c.name for c in table.primary_key.columns]
+            stmt = self._insert(table)
+            self._upserts[name] = stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+            )
+        return self._upserts[name]
 
     def load_positions(self) -> dict[str, SourcePosition]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(CHECKPOINTS.c.source, CHECKPOINTS.c.inode,
                                        CHECKPOINTS.c.offset)).all()
         return {r.source: SourcePosition(r.source, r.inode, r.offset) for r in rows}
+
+
+def _last_per_key(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per primary key (the last wins): a multi-row upsert may not touch a row twice."""
+    keys = [c.name for c in SQLModel.metadata.tables[name].primary_key.columns]
+    latest = {tuple(row[k] for k in keys): row for row in rows}
+    return list(latest.values())
 
 
 def _json_text(value: object) -> str | None:
