@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -39,6 +40,7 @@ class AgentStats:
     findings: int = 0
     batches: int = 0
     started: float = field(default_factory=time.perf_counter)
+    finished: float | None = None
     last_event_ts: float | None = None
     # (latency seconds, how many events) per committed chunk; bounded.
     latencies: list[tuple[float, int]] = field(default_factory=list)
@@ -66,7 +68,7 @@ class AgentStats:
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        return (self.finished or time.perf_counter()) - self.started
 
 
 AfterCommit = Callable[[list[Event], list[Assessment], list[Finding]], None]
@@ -103,12 +105,17 @@ class Agent:
         self.after_commit = list(after_commit)
         self.on_idle = list(on_idle)
         self.stats = AgentStats()
-        self.stopping = asyncio.Event()
+        # Batch N commits on this thread while batch N+1 is parsed and scored; one
+        # thread keeps commits in order, and a commit waits for the one before it.
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ottwatch-writer")
+        self._pending: Future[None] | None = None
+        self._inflight_ids: set[str] = set()
 
     # -- running -----------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> AgentStats:
         """Run until every (finite) source is done, or `stop` is set; then drain."""
         stop = stop or asyncio.Event()
+        self.stats.started = time.perf_counter()
         queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=self.queue_chunks)
         sources_stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(queue, sources_stop), name=s.name)
@@ -129,6 +136,8 @@ class Agent:
             for task in tasks:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     raise exc
+            self.flush()
+            self.stats.finished = time.perf_counter()
         finally:
             sources_stop.set()
             stop_waiter.cancel()
@@ -174,7 +183,14 @@ class Agent:
             lines += len(chunk.lines)
         return chunks
 
+    def flush(self) -> None:
+        """Wait for the commit in flight; re-raises its error."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
     def _idle(self) -> None:
+        self.flush()
         batch = self.pipeline.tick(self.clock.now())
         if batch.findings or batch.upserts:
             self._commit(batch, [], [])
@@ -210,12 +226,12 @@ class Agent:
             for event in events:
                 self.clock.advance(event.ts)
         batch = self.pipeline.run(events, self.clock.now())
-        self._commit(batch, quarantined, list(positions.values()) if self.checkpoint else [])
-        committed = time.perf_counter()
-        for chunk in chunks:
-            if chunk.lines:
-                self.stats.record_latency(committed - chunk.read_at, len(chunk.lines))
-        self.stats.batches += 1
+        marks = [(c.read_at, len(c.lines)) for c in chunks if c.lines]
+        self.flush()
+        self._inflight_ids = {e.event_id for e in events}
+        self._pending = self._writes.submit(
+            self._commit, batch, quarantined,
+            list(positions.values()) if self.checkpoint else [], marks)
         return batch
 
     def _dedupe(self, events: list[Event]) -> list[Event]:
@@ -227,18 +243,28 @@ class Agent:
                 unique.append(event)
         if unique:
             known = self.writer.known_event_ids([e.event_id for e in unique])
+            known |= self._inflight_ids.intersection(seen)
             if known:
                 unique = [e for e in unique if e.event_id not in known]
         self.stats.duplicates += len(events) - len(unique)
         return unique
 
     def _commit(
-        self, batch: Batch, quarantined: list[Quarantined], positions: list[SourcePosition]
+        self,
+        batch: Batch,
+        quarantined: list[Quarantined],
+        positions: list[SourcePosition],
+        marks: Sequence[tuple[float, int]] = (),
     ) -> None:
         events, assessments, findings = batch.events, batch.assessments, batch.findings
         self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
                           positions=positions, now=self.clock.now(), upserts=batch.upserts,
                           alerts=[finding_to_alert(f) for f in findings])
+        committed = time.perf_counter()
+        for read_at, count in marks:
+            self.stats.record_latency(committed - read_at, count)
+        if marks:
+            self.stats.batches += 1
         self.stats.stored += len(events)
         self.stats.quarantined += len(quarantined)
         self.stats.assessed += len(assessments)

@@ -173,6 +173,7 @@ async def run_recorded(
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], clock or EventClock(), scoring=scoring,
                        checkpoint=False)
+    agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
     if on_progress is not None:
         agent.after_commit.append(lambda *_: on_progress(agent, source))
     stats = await agent.run()

@@ -8,7 +8,7 @@ from ottwatch import __version__
 from ottwatch.commands import register
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="ottwatch", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ottwatch")
 def cli() -> None:
     """Fraud and privacy-compliance watch for OTT streaming services.

@@ -100,9 +100,18 @@ def parse_timestamp(value: Any) -> tuple[float, str] | Rejection:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return Rejection("bad_timestamp", f"not ISO 8601: {value[:40]!r}")
+        try:  # RFC 3339 allows a lower-case t and z
+            value = value.upper()
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return Rejection("bad_timestamp", f"not ISO 8601: {value[:40]!r}")
     if moment.tzinfo is None:
         return Rejection("bad_timestamp", "timestamp has no zone (add Z or an offset)")
+    if value[-1] == "Z" and value[10] == "T":  # already UTC: the canonical text is cheap to derive
+        if len(value) == 27 and value[19] == ".":
+            return moment.timestamp(), value
+        if len(value) == 20:
+            return moment.timestamp(), value[:-1] + ".000000Z"
     moment = moment.astimezone(UTC)
     return moment.timestamp(), format_ts(moment)
 

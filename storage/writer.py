@@ -22,7 +22,6 @@ ASSESSMENTS = AssessmentRow.__table__
 CHECKPOINTS = Checkpoint.__table__
 ALERTS = AlertRow.__table__
 
-_IN_CHUNK = 500  # bound on IN (...) lists, well under every backend's parameter limit
 
 
 @dataclass(slots=True)
@@ -85,6 +84,11 @@ class BatchWriter:
         self._assessments = BulkInsert(
             engine, self._insert(ASSESSMENTS).on_conflict_do_nothing(index_elements=["event_id"]),
             ASSESSMENT_COLUMNS)
+        self._known_sql = (
+            "SELECT event_id FROM events WHERE event_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
+            if engine.dialect.name == "postgresql" else
+            "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+        )
         self._upserts: dict[str, Insert] = {}
         self._alerts_stmt = self._insert(ALERTS).on_conflict_do_nothing(index_elements=["alert_id"])
         upsert = self._insert(CHECKPOINTS)
@@ -95,17 +99,13 @@ class BatchWriter:
         )
 
     def known_event_ids(self, event_ids: Sequence[str]) -> set[str]:
-        """Which of these event_ids are stored already (idempotent ingest)."""
-        found: set[str] = set()
+        """Which of these event_ids are stored already (idempotent ingest).
+        One parameter carries the whole list, so the statement is prepared once."""
+        if not event_ids:
+            return set()
+        ids = orjson.dumps(list(event_ids)).decode()
         with self.engine.connect() as conn:
-            for start in range(0, len(event_ids), _IN_CHUNK):
-                chunk = event_ids[start : start + _IN_CHUNK]
-                found.update(
-                    conn.execute(select(EVENTS.c.event_id).where(EVENTS.c.event_id.in_(chunk)))
-                    .scalars()
-                    .all()
-                )
-        return found
+            return set(conn.exec_driver_sql(self._known_sql, (ids,)).scalars().all())
 
     def write(
         self,

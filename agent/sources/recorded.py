@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from agent.sources.base import Chunk, LineSplitter
 
-READ_BYTES = 1 << 20
+READ_BYTES = 256 << 10  # about one batch of lines
 
 
 def open_recorded(path: str) -> BinaryIO:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +37,7 @@ def command(events: int, folder: str | None, rate: int, seed: int, headless: boo
     from storage import open_database
 
     private_umask()
+    headless = headless or not sys.stdout.isatty()
     where = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="ottwatch-demo-"))
     where.mkdir(parents=True, exist_ok=True)
     log_path, db_path = where / "events.jsonl", where / "ottwatch.db"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from fixtures.generator import write_log
+from ottwatch.cli import cli
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", all_commands(cli))
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: ottwatch" in result.output
+
+
+def test_replay_then_export_events_and_quarantine(tmp_path: Path) -> None:
+    log = tmp_path / "in.jsonl"
+    write_log(log, 2000, seed=11, users=100, bad_ratio=0.02)
+    db = tmp_path / "r.db"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["replay", str(log), "--db", str(db), "-q"])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(cli, ["replay", str(log), "--db", str(db), "-q"])
+    assert again.exit_code == 1 and "exists" in again.output
+
+    events = runner.invoke(cli, ["export", "--db", str(db), "--what", "events"])
+    records = [json.loads(line) for line in events.output.splitlines()]
+    quarantine = runner.invoke(cli, ["export", "--db", str(db), "--what", "quarantine",
+                                     "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(quarantine.output)))
+    assert len(records) + len(rows) == 2000
+    assert 10 < len(rows) < 80
+    assert {"event_id", "timestamp", "user_id", "event_type"} <= set(records[0])
+    assert all(r["reason"] and r["source"].startswith("file:") for r in rows)
+    assessments = runner.invoke(cli, ["export", "--db", str(db), "--what", "assessments"])
+    first = json.loads(assessments.output.splitlines()[0])
+    assert set(first) == {"event_id", "user_id", "timestamp", "score", "level", "decision",
+                          "threshold", "reasons"}
+
+
+def test_bench_reports_json_last(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", "-n", "3000", "--users", "300", "--json",
+                                      "--ingest-only"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["events"] == 3000
+    assert report["events_per_s"] > 0 and report["p99_ms"] >= report["p50_ms"] > 0
+    assert report["ingest_only"] is True
+
+
+def test_systemd_unit_is_hardened() -> None:
+    unit = CliRunner().invoke(cli, ["systemd-unit", "--user", "ott"]).output
+    for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "NoNewPrivileges=yes", "ProtectSystem=strict", "UMask=0077", "User=ott"):
+        assert line in unit
+    assert " agent --config /etc/ottwatch/ottwatch.toml" in unit
+
+
+def test_demo_headless_streams_through_the_agent(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--headless", "-n", "1500", "--rate", "20000",
+                                      "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "events stored" in result.output
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "ottwatch.db") as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    assert stored + quarantined == 1500 and stored > 1450
