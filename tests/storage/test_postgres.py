@@ -6,14 +6,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
+from sqlmodel import SQLModel
 
 from agent.runner import run_recorded
 from fixtures.generator import write_log
 from ottwatch.config import Config
 from ottwatch.exports import EXPORTS
-from ottwatch.pipeline import Finding
 from ottwatch.findings import finding_to_alert
+from ottwatch.pipeline import Finding
 from storage import open_database
 from storage.writer import BatchWriter, Quarantined, SourcePosition
 
@@ -55,7 +56,7 @@ def test_replay_gives_the_same_records_on_postgres_and_sqlite(
         engine = open_database(url)
         with engine.begin() as conn:
             for table in ("events", "quarantine", "assessments"):
-                conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(delete(SQLModel.metadata.tables[table]))
         config = Config()
         config.storage.url = url
         asyncio.run(run_recorded(config, [str(log)]))
