@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 from agent.sources.base import Chunk, Source
 from ottwatch.clock import Clock, EventClock
 from ottwatch.events import Event, Rejection, parse_line
-from ottwatch.findings import finding_to_alert
 from ottwatch.pipeline import Assessment, Batch, Finding, Pipeline
 from storage.writer import BatchWriter, Quarantined, SourcePosition
 
@@ -258,8 +257,7 @@ class Agent:
     ) -> None:
         events, assessments, findings = batch.events, batch.assessments, batch.findings
         self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
-                          positions=positions, now=self.clock.now(), upserts=batch.upserts,
-                          alerts=[finding_to_alert(f) for f in findings])
+                          positions=positions, now=self.clock.now(), upserts=batch.upserts)
         committed = time.perf_counter()
         for read_at, count in marks:
             self.stats.record_latency(committed - read_at, count)

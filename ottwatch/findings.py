@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ottwatch.pipeline import Finding
+from ottwatch.pipeline import Batch, Finding
 
 
 def finding_subject(finding: Finding) -> str:
@@ -40,3 +40,13 @@ def finding_to_alert(finding: Finding) -> dict[str, Any]:
         "title": finding.title,
         "body": finding.detail,
     }
+
+
+class FindingsRecorder:
+    """The simplest sink: every finding is recorded as an open alert."""
+
+    name = "findings"
+
+    def consume(self, batch: Batch) -> None:
+        for finding in batch.findings:
+            batch.upsert("alerts", finding_to_alert(finding))

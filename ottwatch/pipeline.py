@@ -118,6 +118,16 @@ class Scorer(Protocol):
     def score(self, batch: Batch) -> list[Assessment]: ...
 
 
+@runtime_checkable
+class Sink(Protocol):
+    """Runs after scoring, on the assessments and findings of the batch (and of idle
+    ticks); what it adds to `batch.upserts` commits with the batch (e.g. alerts)."""
+
+    name: ClassVar[str]
+
+    def consume(self, batch: Batch) -> None: ...
+
+
 class SumScorer:
     """Reasons' weights add up to the score, capped at 100; fixed level cut-points.
     The adaptive scorer of the scoring stages replaces it."""
@@ -166,8 +176,9 @@ def decision_for(score: float, review_at: float, block_at: float) -> str:
 
 class Pipeline:
     def __init__(self, stages: Sequence[Stage] = (), scorer: Scorer | None = None,
-                 *, assess: bool = True) -> None:
+                 *, assess: bool = True, sinks: Sequence[Sink] = ()) -> None:
         self.stages = list(stages)
+        self.sinks = list(sinks)
         self.scorer = scorer if scorer is not None else SumScorer()
         self.assess = assess
 
@@ -182,26 +193,36 @@ class Pipeline:
             stage.process(batch)
         self._tick(batch)
         batch.assessments = self.scorer.score(batch) if events and self.assess else []
+        self._sink(batch)
+        self._persist(batch)
         return batch
 
     def tick(self, now: float) -> Batch:
         """Deadlines and other timed work with no new events."""
         batch = Batch(events=[], now=now)
         self._tick(batch)
+        self._sink(batch)
+        self._persist(batch)
         return batch
+
+    def _sink(self, batch: Batch) -> None:
+        for sink in self.sinks:
+            sink.consume(batch)
 
     def _tick(self, batch: Batch) -> None:
         for stage in self.stages:
             if isinstance(stage, TimedStage):
                 stage.tick(batch)
-        for stage in self.stages:
+
+    def _persist(self, batch: Batch) -> None:
+        for stage in [*self.stages, *self.sinks]:
             if isinstance(stage, StatefulStage) and stage.dirty:
                 batch.upsert("stage_state", {"name": stage.name, "updated_at": batch.now,
                                              "state": stage.snapshot()})
                 stage.dirty = False
 
     def restore(self, states: dict[str, bytes]) -> None:
-        for stage in self.stages:
+        for stage in [*self.stages, *self.sinks]:
             if isinstance(stage, StatefulStage) and stage.name in states:
                 stage.restore(states[stage.name])
 

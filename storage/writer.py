@@ -14,13 +14,12 @@ from sqlmodel import SQLModel
 from ottwatch.events import Event
 from ottwatch.pipeline import Assessment
 from storage.engine import dialect_insert
-from storage.tables import AlertRow, AssessmentRow, Checkpoint, EventRow, QuarantineRow
+from storage.tables import AssessmentRow, Checkpoint, EventRow, QuarantineRow
 
 EVENTS = EventRow.__table__
 QUARANTINE = QuarantineRow.__table__
 ASSESSMENTS = AssessmentRow.__table__
 CHECKPOINTS = Checkpoint.__table__
-ALERTS = AlertRow.__table__
 
 
 
@@ -90,7 +89,6 @@ class BatchWriter:
             "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
         )
         self._upserts: dict[str, Insert] = {}
-        self._alerts_stmt = self._insert(ALERTS).on_conflict_do_nothing(index_elements=["alert_id"])
         upsert = self._insert(CHECKPOINTS)
         self._checkpoint_stmt = upsert.on_conflict_do_update(
             index_elements=["source"],
@@ -116,7 +114,6 @@ class BatchWriter:
         positions: Iterable[SourcePosition],
         now: float,
         upserts: dict[str, list[dict[str, Any]]] | None = None,
-        alerts: Sequence[dict[str, Any]] = (),
     ) -> None:
         positions = list(positions)
         with self.engine.begin() as conn:
@@ -143,17 +140,16 @@ class BatchWriter:
             for table, rows in (upserts or {}).items():
                 if rows:
                     conn.execute(self._upsert(table), _last_per_key(table, rows))
-            if alerts:
-                conn.execute(self._alerts_stmt, list(alerts))
 
     def _upsert(self, name: str) -> Insert:
         if name not in self._upserts:
             table = SQLModel.metadata.tables[name]
-            keys = [c.name for c in table.primary_key.columns]
+            keys = upsert_keys(name)
+            skip = {*keys, *(c.name for c in table.primary_key.columns)}
             stmt = self._insert(table)
             self._upserts[name] = stmt.on_conflict_do_update(
                 index_elements=keys,
-                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in skip},
             )
         return self._upserts[name]
 
@@ -164,9 +160,18 @@ class BatchWriter:
         return {r.source: SourcePosition(r.source, r.inode, r.offset) for r in rows}
 
 
+# Tables upserted by a natural key rather than their primary key.
+NATURAL_KEYS = {"alerts": ["alert_id"]}
+
+
+def upsert_keys(name: str) -> list[str]:
+    table = SQLModel.metadata.tables[name]
+    return NATURAL_KEYS.get(name) or [c.name for c in table.primary_key.columns]
+
+
 def _last_per_key(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per primary key (the last wins): a multi-row upsert may not touch a row twice."""
-    keys = [c.name for c in SQLModel.metadata.tables[name].primary_key.columns]
+    """One row per key (the last wins): a multi-row upsert may not touch a row twice."""
+    keys = upsert_keys(name)
     latest = {tuple(row[k] for k in keys): row for row in rows}
     return list(latest.values())
 

@@ -35,8 +35,8 @@ def test_writer_and_upserts_on_postgres(postgres_url: str) -> None:
         writer.write(events=[event], assessments=[], now=1.0,
                      quarantined=[Quarantined("tcp:x", 0, "invalid_json", "", b"\xff{", 2)],
                      positions=[SourcePosition("file:/a", 7, offset)],
-                     upserts={"stage_state": [{"name": "s", "updated_at": 1.0, "state": b"x"}]},
-                     alerts=[alert])
+                     upserts={"stage_state": [{"name": "s", "updated_at": 1.0, "state": b"x"}],
+                              "alerts": [alert]})
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == 1
         assert conn.execute(text("SELECT COUNT(*) FROM quarantine")).scalar() == 2
