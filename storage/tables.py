@@ -76,14 +76,17 @@ class Checkpoint(SQLModel, table=True):
 
 class AssessmentRow(SQLModel, table=True):
     __tablename__ = "assessments"
-    # Most assessments are "allow": a partial index over the others serves the review
-    # queue and the level filters at a fraction of a full index's insert cost. The live
-    # stream pages by id, a user's timeline by (user_id, ts).
+    # Most assessments are "allow" with no reason: partial indexes over the others serve
+    # the review queue, the level and the reason filters at a fraction of a full index's
+    # insert cost. The live stream pages by id, a user's timeline by (user_id, ts).
     __table_args__ = (
         Index("ix_assessments_user_ts", "user_id", "ts"),
-        Index("ix_assessments_flagged", "decision", "level", "ts",
+        Index("ix_assessments_flagged", "id",
               sqlite_where=text("decision != 'allow'"),
               postgresql_where=text("decision != 'allow'")),
+        Index("ix_assessments_code", "top_code", "id",
+              sqlite_where=text("top_code IS NOT NULL"),
+              postgresql_where=text("top_code IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=255, unique=True)

@@ -1,12 +1,20 @@
-"""One module per command (or command group)."""
+"""One module per command (or command group). A module exports `command`, or
+`commands` (a list) when it holds several top-level commands. Modules import
+their heavy dependencies lazily, inside the command, so `ottwatch --help` is quick."""
 
 from __future__ import annotations
 
+import importlib
+
 import click
+
+COMMAND_MODULES = (
+    "agent", "replay", "export", "bench", "demo", "tui", "config", "systemd", "fixtures",
+)
 
 
 def register(group: click.Group) -> None:
-    from ottwatch.commands import agent, bench, config, demo, export, fixtures, replay, systemd
-
-    for module in (agent, bench, config, demo, export, fixtures, replay, systemd):
-        group.add_command(module.command)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"ottwatch.commands.{name}")
+        for command in getattr(module, "commands", None) or [module.command]:
+            group.add_command(command)

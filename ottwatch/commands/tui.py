@@ -1,0 +1,26 @@
+"""`ottwatch tui`: the console, on the agent's database or any other."""
+
+from __future__ import annotations
+
+import click
+
+from ottwatch.commands.common import config_option, load
+from ottwatch.config import mask_url
+
+
+@click.command("tui")
+@config_option
+@click.option("--db", default=None, help="Database path or URL (default: [storage] url).")
+@click.option("--alert", "alert_id", default=None, help="Open straight at this alert.")
+@click.option("--user", "user_id", default=None, help="Open straight at this user.")
+def command(config_path: str | None, db: str | None, alert_id: str | None,
+            user_id: str | None) -> None:
+    """Open the console: live risk stream, alerts, rings, regulations, models,
+    review queue and audit. Works whether or not the agent is running."""
+    from storage import open_database
+    from tui.app import OttwatchApp
+
+    config = load(config_path, db)
+    engine = open_database(config.storage.url)
+    OttwatchApp(engine, database=mask_url(config.storage.url), alert_id=alert_id,
+                user_id=user_id).run()

@@ -1,0 +1,240 @@
+"""The console's read queries. Each is indexed and bounded (keyset by id or by an
+indexed time column, always with a LIMIT), so the console stays fast on a
+database of ten million events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select
+
+from storage.tables import (
+    AlertRow,
+    AssessmentRow,
+    AuditRow,
+    DeliveryRow,
+    EventRow,
+    HeartbeatRow,
+    LabelRow,
+    ModelRow,
+    RingRow,
+    SilenceRow,
+    TimerRow,
+    UserStateRow,
+)
+
+A = AssessmentRow.__table__
+E = EventRow.__table__
+ALERTS = AlertRow.__table__
+AUDIT = AuditRow.__table__
+DELIVERIES = DeliveryRow.__table__
+HEARTBEAT = HeartbeatRow.__table__
+LABELS = LabelRow.__table__
+MODELS = ModelRow.__table__
+RINGS = RingRow.__table__
+SILENCES = SilenceRow.__table__
+TIMERS = TimerRow.__table__
+USERS = UserStateRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    level: str | None = None  # minimum level
+    code: str | None = None
+    user: str | None = None
+    region: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.level, self.code, self.user, self.region))
+
+
+LEVEL_ORDER = ("low", "medium", "high", "critical")
+
+STREAM_COLUMNS = (A.c.id, A.c.event_id, A.c.user_id, A.c.ts, A.c.score, A.c.level,
+                  A.c.decision, A.c.threshold, A.c.top_code, E.c.event_type, E.c.region)
+
+
+def stream(engine: Engine, *, after_id: int = 0, limit: int = 200,
+           where: StreamFilter = StreamFilter()) -> list[dict[str, Any]]:
+    """Newest assessments (with their event's type and region), newest first."""
+    query = select(*STREAM_COLUMNS).join(E, E.c.event_id == A.c.event_id)
+    if after_id:
+        query = query.where(A.c.id > after_id)
+    if where.level and where.level != "low":
+        # level >= medium implies decision != allow, which lets the partial index serve it
+        allowed = LEVEL_ORDER[LEVEL_ORDER.index(where.level):]
+        query = query.where(A.c.decision != "allow", A.c.level.in_(allowed))
+    if where.user:
+        query = query.where(A.c.user_id == where.user)
+    if where.code:
+        query = query.where(A.c.top_code == where.code)
+    if where.region:
+        query = query.where(E.c.region == where.region.upper())
+    query = query.order_by(A.c.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def recent_profile(engine: Engine, sample: int = 5000) -> dict[str, dict[str, int]]:
+    """Level distribution and top reasons over the newest `sample` assessments."""
+    newest = select(A.c.level, A.c.top_code).order_by(A.c.id.desc()).limit(sample).subquery()
+    with engine.connect() as conn:
+        levels = dict(conn.execute(
+            select(newest.c.level, func.count()).group_by(newest.c.level)).all())
+        codes = dict(conn.execute(
+            select(newest.c.top_code, func.count()).where(newest.c.top_code.is_not(None))
+            .group_by(newest.c.top_code).order_by(func.count().desc()).limit(6)).all())
+    return {"levels": levels, "codes": codes}
+
+
+def rate_series(engine: Engine, *, until: float, buckets: int = 30, width: float = 10.0
+                ) -> tuple[list[float], list[float]]:
+    """Events/s and alerts/min over the last buckets×width seconds of event time."""
+    since = until - buckets * width
+    bucket = func.floor((E.c.ts - since) / width)
+    with engine.connect() as conn:
+        events = dict(conn.execute(
+            select(bucket, func.count()).where(E.c.ts > since, E.c.ts <= until)
+            .group_by(bucket)).all())
+        alert_bucket = func.floor((ALERTS.c.created_at - since) / width)
+        alerts = dict(conn.execute(
+            select(alert_bucket, func.count()).where(ALERTS.c.created_at > since,
+                                                     ALERTS.c.created_at <= until)
+            .group_by(alert_bucket)).all())
+    return ([events.get(i, 0) / width for i in range(buckets)],
+            [alerts.get(i, 0) * 60 / width for i in range(buckets)])
+
+
+def newest_event_ts(engine: Engine) -> float | None:
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(E.c.ts))).scalar()
+
+
+def event(engine: Engine, event_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(E).where(E.c.event_id == event_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def assessment(engine: Engine, event_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(A).where(A.c.event_id == event_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def user_timeline(engine: Engine, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The user's newest events with their assessments (via the (user_id, ts) index)."""
+    query = (select(A.c.event_id, A.c.ts, A.c.score, A.c.level, A.c.top_code, E.c.event_type,
+                    E.c.device_id, E.c.ip_address, E.c.region, E.c.has_consent,
+                    E.c.request_id)
+             .join(E, E.c.event_id == A.c.event_id)
+             .where(A.c.user_id == user_id).order_by(A.c.ts.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def user_state(engine: Engine, user_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(USERS).where(USERS.c.user_id == user_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def user_rings(engine: Engine, user_id: str, scan: int = 500) -> list[dict[str, Any]]:
+    """Rings the user belongs to, among the `scan` most recently active rings."""
+    query = select(RINGS).order_by(RINGS.c.last_seen.desc()).limit(scan)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()
+                if user_id in (r["members"] or [])]
+
+
+def user_timers(engine: Engine, user_id: str) -> list[dict[str, Any]]:
+    query = select(TIMERS).where(TIMERS.c.user_id == user_id).order_by(TIMERS.c.deadline)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query.limit(50)).mappings()]
+
+
+def alerts(engine: Engine, *, status: str | None = None, limit: int = 300
+           ) -> list[dict[str, Any]]:
+    query = select(ALERTS).order_by(ALERTS.c.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(ALERTS.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def alert(engine: Engine, alert_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.alert_id == alert_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def deliveries(engine: Engine, alert_id: str) -> list[dict[str, Any]]:
+    query = select(DELIVERIES).where(DELIVERIES.c.alert_id == alert_id).order_by(DELIVERIES.c.id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def active_silences(engine: Engine, now: float | None = None) -> list[dict[str, Any]]:
+    now = time.time() if now is None else now
+    query = select(SILENCES).where(SILENCES.c.expires_at > now).order_by(SILENCES.c.expires_at)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query.limit(200)).mappings()]
+
+
+def rings(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
+    query = select(RINGS).order_by(RINGS.c.risk.desc(), RINGS.c.size.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def open_timers(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
+    query = (select(TIMERS).where(TIMERS.c.state.in_(("open", "warned", "overdue")))
+             .order_by(TIMERS.c.deadline).limit(limit))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def regulation_alert_counts(engine: Engine, *, since: float) -> dict[str, int]:
+    query = (select(ALERTS.c.regulation, func.count())
+             .where(ALERTS.c.created_at >= since, ALERTS.c.regulation.is_not(None))
+             .group_by(ALERTS.c.regulation))
+    with engine.connect() as conn:
+        return dict(conn.execute(query).all())
+
+
+def models(engine: Engine) -> list[dict[str, Any]]:
+    query = select(*[c for c in MODELS.c if c.name != "blob"]).order_by(
+        MODELS.c.name, MODELS.c.version.desc()).limit(100)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def label_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(LABELS.c.label, func.count())
+                                 .group_by(LABELS.c.label)).all())
+
+
+def review_queue(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
+    """Events waiting for an analyst: decision review, not yet labelled, oldest first."""
+    labelled = select(LABELS.c.event_id).where(LABELS.c.event_id == A.c.event_id).exists()
+    query = (select(*STREAM_COLUMNS).join(E, E.c.event_id == A.c.event_id)
+             .where(and_(A.c.decision != "allow", A.c.decision == "review", ~labelled))
+             .order_by(A.c.id).limit(limit))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def audit(engine: Engine, limit: int = 300) -> list[dict[str, Any]]:
+    query = select(AUDIT).order_by(AUDIT.c.at.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def heartbeat(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(HEARTBEAT).where(HEARTBEAT.c.name == "agent")).mappings().first()
+    return dict(row) if row else None
