@@ -8,17 +8,26 @@ from sqlalchemy import Engine
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from storage import console
 from tui.help import HelpScreen
 from tui.statusbar import StatusBar
+from tui.views.audit import AuditView
 from tui.views.drilldown import DrillDown
 from tui.views.live import LiveView
+from tui.views.review import ReviewView
+from tui.views.rings import RingsView
 
 REFRESH_S = 1.0
 
-TABS = (("live", "Live"),)
+# tab id, label, view class; the number keys follow this order
+VIEWS: tuple[tuple[str, str, type[Any]], ...] = (
+    ("live", "Live", LiveView),
+    ("rings", "Rings", RingsView),
+    ("review", "Review", ReviewView),
+    ("audit", "Audit", AuditView),
+)
 
 
 class OttwatchApp(App[None]):
@@ -27,8 +36,9 @@ class OttwatchApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("escape", "cancel_input", "Cancel", show=False),
         *[Binding(str(n), f"show_tab('{tab}')", label, show=False)
-          for n, (tab, label) in enumerate(TABS, start=1)],
+          for n, (tab, label, _view) in enumerate(VIEWS, start=1)],
     ]
 
     def __init__(self, engine: Engine, *, database: str, alert_id: str | None = None,
@@ -42,8 +52,9 @@ class OttwatchApp(App[None]):
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="live"):
-            with TabPane("Live", id="live"):
-                yield LiveView(self.engine, id="live-view")
+            for tab, label, view in VIEWS:
+                with TabPane(label, id=tab):
+                    yield view(self.engine, id=f"{tab}-view")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -55,8 +66,8 @@ class OttwatchApp(App[None]):
 
     def refresh_views(self) -> None:
         active = self.query_one(TabbedContent).active
-        if active == "live":
-            self.query_one(LiveView).refresh_data()
+        if active:
+            self.query_one(f"#{active}-view").refresh_data()
         self._status()
 
     @work(thread=True, exclusive=True, group="status")
@@ -67,16 +78,33 @@ class OttwatchApp(App[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self._focus_view(tab)
         self.refresh_views()
+
+    def _focus_view(self, tab: str) -> None:
+        targets = self.query_one(f"#{tab}-view").query("DataTable, Tree")
+        if targets:
+            targets.first().focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_cancel_input(self) -> None:
+        if isinstance(self.focused, Input):
+            self.focused.display = False
+            self.screen.focus_next(DataTable)
 
     @on(LiveView.Open)
     def _open(self, message: LiveView.Open) -> None:
         self.push_screen(DrillDown(self.engine, event_id=message.event_id,
                                    user_id=message.user_id))
 
+    @on(RingsView.OpenUser)
+    def _open_user(self, message: RingsView.OpenUser) -> None:
+        self.push_screen(DrillDown(self.engine, event_id=None, user_id=message.user_id))
+
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self, _message: Any) -> None:
+    def _tab_changed(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id:
+            self._focus_view(message.pane.id)
         self.refresh_views()

@@ -1,0 +1,83 @@
+"""Fraud rings as a tree: ring -> shared resources -> member users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, Tree
+
+from storage import console
+from tui.safe import clock, plain, visible
+
+KIND_LABELS = {"device": "device", "ip": "IP", "payment": "payment"}
+
+
+def ring_label(ring: dict[str, Any]) -> Text:
+    style = "bold red" if ring["risk"] >= 0.7 else "yellow" if ring["risk"] >= 0.4 else ""
+    text = Text(f"{visible(ring['ring_id'])}  ", style="bold")
+    text.append(f"{ring['size']} accounts  risk {ring['risk']:.2f}", style=style)
+    text.append(f"  last seen {clock(ring['last_seen'])}", style="dim")
+    return text
+
+
+class RingsView(Vertical):
+    class OpenUser(Message):
+        def __init__(self, user_id: str) -> None:
+            super().__init__()
+            self.user_id = user_id
+
+    def __init__(self, engine: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.shown: list[tuple[str, int, float]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="rings-summary")
+        tree: Tree[str | None] = Tree("fraud rings", id="rings-tree")
+        tree.show_root = False
+        yield tree
+
+    def refresh_data(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="rings")
+    def _load(self) -> None:
+        rings = console.rings(self.engine)
+        self.app.call_from_thread(self._show, rings)
+
+    def _show(self, rings: list[dict[str, Any]]) -> None:
+        signature = [(r["ring_id"], r["size"], r["risk"]) for r in rings]
+        members = sum(r["size"] for r in rings)
+        self.query_one("#rings-summary", Static).update(
+            f"{len(rings)} rings, {members} accounts  (enter on a user: drill down)")
+        if signature == self.shown:
+            return
+        self.shown = signature
+        tree = self.query_one(Tree)
+        expanded = {n.data for n in tree.root.children if n.is_expanded}
+        tree.clear()
+        for ring in rings:
+            node = tree.root.add(ring_label(ring), data=ring["ring_id"],
+                                 expand=ring["ring_id"] in expanded)
+            by_kind: dict[str, list[str]] = {}
+            for shared in ring["shared"] or []:
+                by_kind.setdefault(shared.get("kind", "?"), []).append(shared.get("value", ""))
+            for kind, values in by_kind.items():
+                branch = node.add(Text(f"shared {KIND_LABELS.get(kind, kind)}s ({len(values)})"),
+                                  expand=True)
+                for value in values:
+                    branch.add_leaf(plain(value))
+            users = node.add(Text(f"members ({len(ring['members'] or [])})"), expand=True)
+            for member in ring["members"] or []:
+                users.add_leaf(plain(member), data=f"user:{member}")
+
+    @on(Tree.NodeSelected, "#rings-tree")
+    def _selected(self, message: Tree.NodeSelected[str | None]) -> None:
+        data = message.node.data
+        if isinstance(data, str) and data.startswith("user:"):
+            self.post_message(self.OpenUser(data.removeprefix("user:")))
