@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.commands import CommandPoller
+from agent.scheduler import Job, Scheduler, next_daily, parse_daily
+from storage import open_database
+from storage.operator import command_status, queue_command
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def test_next_daily_is_strictly_after() -> None:
+    assert next_daily(at("2026-11-01T01:00:00"), "03:00") == at("2026-11-01T03:00:00")
+    assert next_daily(at("2026-11-01T03:00:00"), "03:00") == at("2026-11-02T03:00:00")
+    assert next_daily(at("2026-11-01T23:59:00"), "00:00") == at("2026-11-02T00:00:00")
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_daily("25:00")
+
+
+def test_scheduler_runs_due_jobs_once_at_a_time_and_survives_failures() -> None:
+    now = [1000.0]
+    runs: list[str] = []
+    gate = threading.Event()
+
+    def slow() -> None:
+        runs.append("slow")
+        gate.wait(5)
+
+    def broken() -> None:
+        runs.append("broken")
+        raise RuntimeError("disk on fire")
+
+    scheduler = Scheduler(clock=lambda: now[0], tick_s=0.01)
+    scheduler.add(Job("slow", slow, every_s=0.0), run_now=True)
+    scheduler.add(Job("broken", broken, every_s=60), run_now=True)
+    scheduler.add(Job("later", lambda: runs.append("later"), every_s=60))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(scheduler.run(stop))
+        await asyncio.sleep(0.2)
+        assert runs.count("slow") == 1  # still running: not started again
+        gate.set()
+        now[0] += 61
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if "later" in runs:
+                break
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert "later" in runs and runs.count("broken") >= 1
+    assert scheduler.jobs["broken"].last_error == "RuntimeError: disk on fire"
+
+
+def test_commands_reach_the_agent_and_results_come_back(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    ok = queue_command(engine, "retrain", {"model": "ensemble"}, who="alice")
+    unknown = queue_command(engine, "make-coffee", who="alice")
+    boom = queue_command(engine, "explode", who="alice")
+
+    def explode(_args: dict) -> dict:
+        raise ValueError("no")
+
+    poller = CommandPoller(engine, {"retrain": lambda args: {"trained": args["model"]},
+                                    "explode": explode})
+    assert poller.run_once() == 3
+    assert poller.run_once() == 0
+    assert command_status(engine, ok)["result"] == {"trained": "ensemble"}
+    assert command_status(engine, ok)["status"] == "done"
+    assert command_status(engine, unknown)["status"] == "failed"
+    assert "unknown command" in command_status(engine, unknown)["result"]["error"]
+    assert command_status(engine, boom)["result"]["error"] == "ValueError: no"
+    with engine.connect() as conn:
+        audit = conn.exec_driver_sql("SELECT actor, action FROM audit ORDER BY id").all()
+    assert audit == [("alice", "retrain"), ("alice", "make-coffee"), ("alice", "explode")]
