@@ -1,0 +1,125 @@
+"""`ottwatch explain EVENT_ID`: one event, its assessment and every reason behind it.
+
+Every value comes from the input and is shown as plain text (`rich.text.Text`),
+never interpreted as Rich markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine, select
+
+from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.events import ts_to_text
+from ottwatch.exports import EVENT_FIELDS
+from storage.tables import AssessmentRow, EventRow, LabelRow, UserStateRow
+
+EVENTS = EventRow.__table__
+ASSESSMENTS = AssessmentRow.__table__
+LABELS = LabelRow.__table__
+USER_STATE = UserStateRow.__table__
+LEVEL_STYLES = {"low": "green", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+DECISION_STYLES = {"allow": "green", "review": "yellow", "block": "bold red"}
+
+
+def explanation(engine: Engine, event_id: str) -> dict[str, Any] | None:
+    """The event, its assessment (or None), its labels and its user's segment."""
+    with engine.connect() as conn:
+        event = conn.execute(select(EVENTS).where(EVENTS.c.event_id == event_id)
+                             ).mappings().first()
+        if event is None:
+            return None
+        assessment = conn.execute(select(ASSESSMENTS).where(ASSESSMENTS.c.event_id == event_id)
+                                  ).mappings().first()
+        labels = conn.execute(
+            select(LABELS.c.label, LABELS.c.note, LABELS.c.created_by, LABELS.c.created_at)
+            .where(LABELS.c.event_id == event_id).order_by(LABELS.c.id)).mappings().all()
+        segment = conn.execute(select(USER_STATE.c.segment)
+                               .where(USER_STATE.c.user_id == event["user_id"])).scalar()
+    return {
+        "event": {k: event[k] for k in EVENT_FIELDS if event[k] is not None},
+        "assessment": None if assessment is None else {
+            "score": assessment["score"], "level": assessment["level"],
+            "decision": assessment["decision"], "threshold": assessment["threshold"],
+            "reasons": assessment["reasons"] or [],
+        },
+        "labels": [{**label, "created_at": ts_to_text(label["created_at"])} for label in labels],
+        "segment": segment,
+    }
+
+
+def _text(value: Any) -> Text:
+    if isinstance(value, (dict, list)):
+        return Text(orjson.dumps(value).decode())
+    return Text(str(value))
+
+
+def render(found: dict[str, Any]) -> Group:
+    event = found["event"]
+    title = Text("event ")
+    title.append(str(event["event_id"]), style="bold")
+    facts = Table(show_header=False, title=title, title_justify="left", box=None)
+    facts.add_column("field", style="bold")
+    facts.add_column("value", overflow="fold")
+    for name, value in event.items():
+        facts.add_row(name, _text(value))
+    if found["segment"] is not None:
+        facts.add_row("user segment", _text(found["segment"]))
+    parts: list[Any] = [facts, Text("")]
+    assessment = found["assessment"]
+    if assessment is None:
+        parts.append(Text("not assessed (stored with scoring off)", style="italic"))
+    else:
+        summary = Text()
+        summary.append(f"score {assessment['score']:g}", style="bold")
+        summary.append("  level ")
+        level = str(assessment["level"])
+        summary.append(level, style=LEVEL_STYLES.get(level, ""))
+        summary.append("  decision ")
+        decision = str(assessment["decision"])
+        summary.append(decision, style=DECISION_STYLES.get(decision, ""))
+        summary.append(f"  threshold {assessment['threshold']:g}")
+        parts.append(summary)
+        reasons = Table(title="reasons", title_justify="left")
+        reasons.add_column("code")
+        reasons.add_column("weight", justify="right")
+        reasons.add_column("detail", overflow="fold")
+        for reason in assessment["reasons"]:
+            reasons.add_row(_text(reason.get("code", "")), _text(reason.get("weight", "")),
+                            _text(reason.get("detail", "")))
+        if not assessment["reasons"]:
+            reasons.add_row(Text("-"), Text("-"), Text("no reasons: nothing was found"))
+        parts.append(reasons)
+    for label in found["labels"]:
+        parts.append(Text.assemble("label ", (str(label["label"]), "bold"), " by ",
+                                   str(label["created_by"]), " at ", label["created_at"],
+                                   ": " if label["note"] else "", str(label["note"])))
+    return Group(*parts)
+
+
+@click.command("explain")
+@click.argument("event_id")
+@config_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def command(event_id: str, config_path: str | None, db: str | None, as_json: bool) -> None:
+    """Show EVENT_ID, its score, level, decision and threshold, and every reason with
+    its weight and detail."""
+    from storage import open_database
+
+    config = load(config_path, db)
+    engine = open_database(config.storage.url)
+    found = explanation(engine, event_id)
+    engine.dispose()
+    if found is None:
+        raise click.ClickException(f"no event with id {event_id!r} in the database")
+    if as_json:
+        click.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        return
+    Console(highlight=False).print(render(found))
