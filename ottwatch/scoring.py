@@ -147,13 +147,14 @@ class AdaptiveScorer:
     def thresholds(self, ts: float, region: str | None, segment: str | None
                    ) -> tuple[float, float]:
         """(review, block) thresholds for an event at `ts` in `region` and `segment`."""
+        cache = self._cache  # read before the state: `learn` swaps the state, then the cache
         night = self.settings.is_night(int(ts // HOUR_S) % 24)
         key = (night, region, segment)
-        found = self._cache.get(key)
+        found = cache.get(key)
         if found is None:
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
-            found = self._cache[key] = self._thresholds(night, region, segment)
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            found = cache[key] = self._thresholds(night, region, segment)
         return found
 
     def _thresholds(self, night: bool, region: str | None, segment: str | None
@@ -215,8 +216,7 @@ class AdaptiveScorer:
                 learned.segment_deltas = shrunk_deltas(
                     {k: (v[0], v[1]) for k, v in segments.items() if k != UNKNOWN},
                     global_rate, s.learn_prior, s.learn_max_delta)
-        self.state = learned
-        self._cache.clear()
+        self._use(learned)
         self.dirty = True
         return learned
 
@@ -225,7 +225,11 @@ class AdaptiveScorer:
         return self.state.to_bytes()
 
     def restore(self, data: bytes) -> None:
-        self.state = ThresholdState.from_bytes(data)
-        self._cache.clear()
+        self._use(ThresholdState.from_bytes(data))
         self.dirty = False
+
+    def _use(self, state: ThresholdState) -> None:
+        """Safe while another thread scores: a fresh cache, published after the state."""
+        self.state = state
+        self._cache = {}
 
