@@ -103,15 +103,21 @@ class TimedStage(Stage, Protocol):
 
 
 @runtime_checkable
-class StatefulStage(Stage, Protocol):
-    """A stage whose state must survive a restart. When `dirty`, its snapshot is
-    stored in the same transaction as the batch that changed it."""
+class Stateful(Protocol):
+    """State that must survive a restart (a stage's, the scorer's, a sink's). When
+    `dirty`, its snapshot is stored in the same transaction as the batch that changed it."""
 
+    name: ClassVar[str]
     dirty: bool
 
     def snapshot(self) -> bytes: ...
 
     def restore(self, data: bytes) -> None: ...
+
+
+@runtime_checkable
+class StatefulStage(Stage, Stateful, Protocol):
+    """A stage with `Stateful` state."""
 
 
 class Scorer(Protocol):
@@ -214,16 +220,19 @@ class Pipeline:
             if isinstance(stage, TimedStage):
                 stage.tick(batch)
 
+    def _stateful(self) -> list[Any]:
+        return [*self.stages, self.scorer, *self.sinks]
+
     def _persist(self, batch: Batch) -> None:
-        for stage in [*self.stages, *self.sinks]:
-            if isinstance(stage, StatefulStage) and stage.dirty:
+        for stage in self._stateful():
+            if isinstance(stage, Stateful) and stage.dirty:
                 batch.upsert("stage_state", {"name": stage.name, "updated_at": batch.now,
                                              "state": stage.snapshot()})
                 stage.dirty = False
 
     def restore(self, states: dict[str, bytes]) -> None:
-        for stage in [*self.stages, *self.sinks]:
-            if isinstance(stage, StatefulStage) and stage.name in states:
+        for stage in self._stateful():
+            if isinstance(stage, Stateful) and stage.name in states:
                 stage.restore(states[stage.name])
 
 

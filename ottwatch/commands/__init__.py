@@ -9,7 +9,8 @@ import importlib
 import click
 
 COMMAND_MODULES = (
-    "agent", "replay", "export", "bench", "demo", "tui", "config", "systemd", "fixtures",
+    "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "config",
+    "systemd", "fixtures",
 )
 
 
