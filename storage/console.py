@@ -238,3 +238,17 @@ def heartbeat(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(HEARTBEAT).where(HEARTBEAT.c.name == "agent")).mappings().first()
     return dict(row) if row else None
+
+
+def events_by_region(engine: Engine, *, since: float, until: float) -> dict[str | None, int]:
+    """Events per claimed region over a window of event time (the `ts` index)."""
+    query = (select(E.c.region, func.count()).where(E.c.ts > since, E.c.ts <= until)
+             .group_by(E.c.region))
+    with engine.connect() as conn:
+        return dict(conn.execute(query).all())
+
+
+def consent_coverage(engine: Engine) -> dict[bool | None, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(USERS.c.consent, func.count())
+                                 .group_by(USERS.c.consent)).all())

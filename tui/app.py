@@ -16,6 +16,7 @@ from tui.statusbar import StatusBar
 from tui.views.audit import AuditView
 from tui.views.drilldown import DrillDown
 from tui.views.live import LiveView
+from tui.views.regulations import RegulationsView
 from tui.views.review import ReviewView
 from tui.views.rings import RingsView
 
@@ -25,6 +26,7 @@ REFRESH_S = 1.0
 VIEWS: tuple[tuple[str, str, type[Any]], ...] = (
     ("live", "Live", LiveView),
     ("rings", "Rings", RingsView),
+    ("regulations", "Regulations", RegulationsView),
     ("review", "Review", ReviewView),
     ("audit", "Audit", AuditView),
 )
