@@ -1,0 +1,187 @@
+"""The geo stage: one `GeoHit | None` per event in `batch.columns["geo"]`, and the
+reasons `geo.claimed_region_mismatch`, `geo.anonymizer` and `geo.impossible_travel`.
+
+Everything per IP (database lookup, list match, reason detail) is computed once and
+cached; per event the stage does a cache hit, a region comparison and, for a user
+seen at a new spot, one haversine. Anonymizer addresses take no part in travel:
+an exit node's location is not the user's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from ottwatch.config import GeoConfig
+from ottwatch.geo.anonymizers import AnonymizerMatch, AnonymizerSet
+from ottwatch.geo.lookup import GeoLookup
+from ottwatch.geo.model import ANONYMIZER_KINDS, GeoHit
+from ottwatch.geo.travel import Spot, TravelTracker
+from ottwatch.pipeline import Batch
+from ottwatch.regions import region_matches_country
+
+MISMATCH = "geo.claimed_region_mismatch"
+ANONYMIZER = "geo.anonymizer"
+IMPOSSIBLE_TRAVEL = "geo.impossible_travel"
+SNAPSHOT_VERSION = 1
+
+KIND_NAMES = {"tor": "Tor exit node", "vpn": "VPN exit", "proxy": "anonymous proxy",
+              "hosting": "hosting provider"}
+AnonymizerKind = Literal["tor", "vpn", "proxy", "hosting"]
+
+
+class GeoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    mismatch_weight: float = Field(25.0, ge=0, le=100)
+    anonymizer_weight: float = Field(35.0, ge=0, le=100)
+    # Per-kind overrides of anonymizer_weight, e.g. {"hosting": 20}.
+    anonymizer_kind_weights: dict[AnonymizerKind, float] = {}
+    impossible_travel_weight: float = Field(60.0, ge=0, le=100)
+    max_speed_kmh: float = Field(1000.0, gt=0)
+    min_travel_km: float = Field(500.0, ge=0)
+    max_users: int = Field(200_000, ge=1)  # users whose last spot is remembered (LRU)
+    cache_size: int = Field(100_000, ge=1)  # IPs whose answer is cached (LRU)
+    # Travel state is saved at most this often (of batch time): a snapshot holds every
+    # remembered user, so it is taken rarely; a crash forgets at most this much travel.
+    snapshot_every_s: float = Field(3600.0, ge=0)
+
+    @classmethod
+    def from_geo_config(cls, geo: GeoConfig, **overrides: object) -> GeoSettings:
+        """`[geo] max_speed_kmh` and `min_travel_km`, plus any other setting given."""
+        values: dict[str, object] = {"max_speed_kmh": geo.max_speed_kmh,
+                                     "min_travel_km": geo.min_travel_km}
+        return cls.model_validate(values | overrides)
+
+    def weight_for(self, kind: str) -> float:
+        weights: dict[str, float] = dict(self.anonymizer_kind_weights)
+        return weights.get(kind, self.anonymizer_weight)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Everything the stage needs about one IP, made once per IP."""
+
+    hit: GeoHit
+    anonymizer: tuple[float, str] | None  # (weight, detail) of geo.anonymizer
+    spot: Spot | None  # None: no coordinates, or an anonymizer (not the user's place)
+
+
+def merge(hit: GeoHit | None, listed: AnonymizerMatch | None) -> GeoHit | None:
+    """The database answer with the list's anonymizer kind folded in (the more telling
+    kind wins; both sources are named)."""
+    if listed is None:
+        return hit
+    if hit is None:
+        return GeoHit(country=None, anonymizer=listed.kind, anonymizer_source=listed.source)
+    if hit.anonymizer is None:
+        return dataclasses.replace(hit, anonymizer=listed.kind, anonymizer_source=listed.source)
+    kind = min(hit.anonymizer, listed.kind, key=ANONYMIZER_KINDS.index)
+    return dataclasses.replace(hit, anonymizer=kind,
+                               anonymizer_source=f"{listed.source}, {hit.anonymizer_source}")
+
+
+class GeoStage:
+    name: ClassVar[str] = "geo"
+
+    def __init__(self, lookup: GeoLookup | None = None,
+                 anonymizers: AnonymizerSet | None = None,
+                 settings: GeoSettings | None = None) -> None:
+        self.lookup = lookup if lookup is not None else GeoLookup()
+        self.anonymizers = anonymizers if anonymizers is not None else AnonymizerSet()
+        self.settings = settings if settings is not None else GeoSettings()
+        self.travel = TravelTracker(self.settings.max_speed_kmh, self.settings.min_travel_km,
+                                    self.settings.max_users)
+        self.dirty = False
+        self._unsaved = False
+        self._saved_at: float | None = None
+        self._resolve: Callable[[str], Resolved | None] = lru_cache(
+            maxsize=self.settings.cache_size)(self._resolve_ip)
+
+    def process(self, batch: Batch) -> None:
+        if self.anonymizers.refresh(batch.now):
+            self._resolve.cache_clear()  # type: ignore[attr-defined]
+        resolve = self._resolve
+        events = batch.events
+        resolved = [resolve(e.ip_address) if e.ip_address is not None else None for e in events]
+        batch.columns["geo"] = [r.hit if r is not None else None for r in resolved]
+        settings = self.settings
+        see = self.travel.see
+        seen = False
+        for index, found in enumerate(resolved):
+            if found is None:
+                continue
+            event = events[index]
+            hit = found.hit
+            region, country = event.region, hit.country
+            if (region is not None and country is not None and region != country
+                    and not region_matches_country(region, country)):
+                batch.add(index, MISMATCH, settings.mismatch_weight,
+                          f"claimed region {region}, IP located in {hit.place}")
+            if found.anonymizer is not None:
+                batch.add(index, ANONYMIZER, *found.anonymizer)
+            if found.spot is not None:
+                seen = True
+                leap = see(event.user_id, found.spot, event.ts)
+                if leap is not None:
+                    batch.add(index, IMPOSSIBLE_TRAVEL, settings.impossible_travel_weight,
+                              leap.describe())
+        self._mark(seen, batch.now)
+
+    def snapshot(self) -> bytes:
+        """The last spot per user, LRU order: `{"version", "spots": [[lat, lon, accuracy,
+        place]...], "users": [[user, spot index, ts]...]}` (users share their IP's spot)."""
+        index: dict[int, int] = {}  # id(spot) -> position in spots
+        spots: list[Spot] = []
+        users = []
+        for user, (spot, ts) in self.travel.last.items():
+            number = index.get(id(spot))
+            if number is None:
+                number = index[id(spot)] = len(spots)
+                spots.append(spot)
+            users.append((user, number, ts))
+        return orjson.dumps({"version": SNAPSHOT_VERSION, "users": users,
+                             "spots": [(s.lat, s.lon, s.accuracy_km, s.place) for s in spots]})
+
+    def restore(self, data: bytes) -> None:
+        state = orjson.loads(data)
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"geo stage state version {state.get('version')!r}, "
+                             f"expected {SNAPSHOT_VERSION}")
+        spots = [Spot(lat, lon, accuracy, place) for lat, lon, accuracy, place in state["spots"]]
+        last = self.travel.last
+        last.clear()
+        for user, index, ts in state["users"][-self.settings.max_users:]:
+            last[user] = (spots[index], ts)
+
+    def status(self) -> str:
+        return f"{self.lookup.status()}; {self.anonymizers.describe()}"
+
+    def _mark(self, seen: bool, now: float) -> None:
+        """Travel state changed: ask for a snapshot at most every `snapshot_every_s`."""
+        self._unsaved = self._unsaved or seen
+        saved = self._saved_at
+        if self._unsaved and (saved is None or not 0 <= now - saved
+                              < self.settings.snapshot_every_s):
+            self.dirty = True
+            self._unsaved = False
+            self._saved_at = now
+
+    def _resolve_ip(self, ip: str) -> Resolved | None:
+        hit = merge(self.lookup.lookup(ip), self.anonymizers.match(ip))
+        if hit is None:
+            return None
+        anonymizer = None
+        if hit.anonymizer is not None:
+            detail = f"{KIND_NAMES[hit.anonymizer]} per {hit.anonymizer_source}"
+            anonymizer = (self.settings.weight_for(hit.anonymizer), detail)
+        spot = None
+        if hit.anonymizer is None and hit.lat is not None and hit.lon is not None:
+            spot = Spot(hit.lat, hit.lon, hit.accuracy_km or 0.0, hit.place)
+        return Resolved(hit, anonymizer, spot)
