@@ -8,10 +8,12 @@ Lookup order for the file: `--config PATH`, then `$OTTWATCH_CONFIG`, then
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -173,9 +175,28 @@ def mask_apprise_url(url: str) -> str:
     import apprise
 
     tags, sep, bare = url.partition("=") if "=" in url.split("://", 1)[0] else ("", "", url)
-    plugin = apprise.Apprise.instantiate(bare, suppress_exceptions=True)
-    masked = plugin.url(privacy=True) if plugin else f"{bare.split('://', 1)[0]}://***"
+    logger = logging.getLogger("apprise")
+    quiet = logger.disabled
+    logger.disabled = True  # its "Unparseable URL" line shows a password's first and last chars
+    try:
+        plugin = apprise.Apprise.instantiate(bare, suppress_exceptions=True)
+    finally:
+        logger.disabled = quiet
+    masked = plugin.url(privacy=True) if plugin else mask_generic_url(bare)
     return f"{tags}{sep}{masked}"
+
+
+def mask_generic_url(url: str) -> str:
+    """Any URL: the password, every query value and long path segments (tokens) hidden."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if parts.username:
+        host = f"{parts.username}:***@{host}" if parts.password else f"{parts.username}@{host}"
+    path = "/".join(seg if len(seg) <= 12 else f"{seg[:2]}***" for seg in parts.path.split("/"))
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, host, path, query, ""))
 
 
 def effective_config(config: Config) -> dict[str, Any]:

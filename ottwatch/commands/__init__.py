@@ -9,7 +9,8 @@ import importlib
 import click
 
 COMMAND_MODULES = (
-    "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "config",
+    "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
+    "config",
     "systemd", "fixtures",
 )
 

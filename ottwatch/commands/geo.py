@@ -118,3 +118,4 @@ def update(config_path: str | None) -> None:
     click.echo(f"{len(updated)} of {len(results)} feeds updated, {entries:,} entries in {folder}")
     if len(updated) < len(results):
         click.get_current_context().exit(1)
+commands = [geoip, feeds]

@@ -11,7 +11,6 @@ comes back with no entries leaves the previous file in place.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 import tempfile
@@ -32,15 +31,7 @@ FEED_FILE = re.compile(r"^(?:feed|tor|vpn|proxy|hosting)-[0-9a-f]{10}\.txt$")
 
 
 def masked_url(url: str) -> str:
-    """`mask_url`, with apprise's own log line about a URL it cannot parse (which
-    shows the first and last characters of a password) switched off."""
-    logger = logging.getLogger("apprise")
-    disabled = logger.disabled
-    logger.disabled = True
-    try:
-        return mask_url(url)
-    finally:
-        logger.disabled = disabled
+    return mask_url(url)
 
 
 class FeedError(Exception):

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from ottwatch.commands.common import load
 from ottwatch.commands.geo import feeds
-from ottwatch.config import Config
+from ottwatch.config import Config, mask_url
 from ottwatch.geo.anonymizers import AnonymizerMatch
 from ottwatch.geo.feeds import Feed
 from ottwatch.geo.paths import feeds_folder
@@ -94,8 +94,9 @@ def test_update_writes_private_files_and_reports_counts(
     assert result.exit_code == 0, result.output
     folder = tmp_path / "state" / "feeds"
     tor, mixed = Feed.parse(f"{base}/lists/tor-exits.txt"), Feed.parse(f"{base}/lists/mixed")
-    assert "feed 1 (http://***): 3 entries -> " + str(folder / tor.file_name) in result.output
-    assert "feed 2 (http://***): 3 entries, 1 lines skipped" in result.output
+    first, second = mask_url(f"{base}/lists/tor-exits.txt"), mask_url(f"{base}/lists/mixed")
+    assert f"feed 1 ({first}): 3 entries -> " + str(folder / tor.file_name) in result.output
+    assert f"feed 2 ({second}): 3 entries, 1 lines skipped" in result.output
     assert f"2 of 2 feeds updated, 6 entries in {folder}" in result.output
 
     files = feed_files(tmp_path)
@@ -135,8 +136,10 @@ def test_credentials_never_reach_output_logs_or_file_names(
     result = update(write_config(tmp_path, urls))
     assert result.exit_code == 1  # one feed failed
     assert SECRET not in result.output and TOKEN not in result.output
-    assert "feed 1 (tor=http://***): 3 entries" in result.output
-    assert "feed 2 (http://***): failed, HTTP 404 Not Found; no previous file" in result.output
+    assert f"feed 1 ({mask_url(urls[0])}): 3 entries" in result.output
+    assert f"feed 2 ({mask_url(urls[1])}): failed, HTTP 404 Not Found; no previous file" \
+        in result.output
+    assert "reader:***@" in result.output and "key=***" in result.output
     files = feed_files(tmp_path)
     assert [name.split("-")[0] for name in files] == ["tor"]
     for name, text in files.items():
@@ -169,7 +172,7 @@ def test_unreachable_feed_is_reported(tmp_path: Path, server: tuple[str, Routes]
     closed = "http://127.0.0.1:9/lists/tor.txt"  # discard port: nothing listens
     result = update(write_config(tmp_path, [closed, f"{base}/lists/tor-exits.txt"]))
     assert result.exit_code == 1
-    assert "feed 1 (http://***): failed, ConnectError" in result.output
+    assert f"feed 1 ({mask_url(closed)}): failed, ConnectError" in result.output
     assert "1 of 2 feeds updated, 3 entries" in result.output
 
 
