@@ -1,0 +1,241 @@
+"""The ring stage: members of known fraud rings get `ring.member` on their events.
+
+`process` only updates the graph (per batch, one link per distinct user–resource
+pair) and looks each event's user up in the member map. Detection is a full pass in
+`tick`, at most every `detect_interval_s` of batch time, or sooner once
+`detect_after_ties` new ties arrived, and only when the graph changed. A pass that
+finds a new ring, or a ring bigger than it ever was, raises a `ring.member` finding
+and upserts the ring's row; a ring whose row changed otherwise is upserted quietly.
+
+State (graph, known rings, scores) is saved with the batch whenever rings appear,
+grow or dissolve, and otherwise at most every `snapshot_interval_s` of batch time.
+
+Members' mean assessment scores feed ring risk; `RingScoreSink` collects them after
+scoring (the `ring.member` weight itself is left out so rings do not feed on
+themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+
+from ottwatch.pipeline import Assessment, Batch, Finding
+from ottwatch.rings.describe import (
+    finding_detail,
+    member_detail,
+    severity_for,
+    shared_entries,
+)
+from ottwatch.rings.detect import Ring, find_rings, founding_id, match_rings
+from ottwatch.rings.graph import RingGraph, collection_paused
+from ottwatch.rings.settings import RingSettings
+
+log = logging.getLogger("ottwatch.rings")
+
+CODE = "ring.member"
+SNAPSHOT_VERSION = 1
+SCORE_MEMORY = 50  # a user's mean score weighs its last ~50 assessments
+
+
+@dataclass(slots=True)
+class KnownRing:
+    ring_id: str
+    members: frozenset[str]
+    peak: int  # the biggest size reported in a finding
+    row: dict[str, Any]  # as last upserted
+    weights: dict[str, float]  # member -> ring.member weight
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.ring_id, "peak": self.peak, "row": self.row,
+                "weights": self.weights, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KnownRing:
+        return cls(ring_id=data["id"], members=frozenset(data["row"]["members"]),
+                   peak=data["peak"], row=data["row"], weights=data["weights"],
+                   detail=data["detail"])
+
+
+class ScoreBook(Mapping[str, float]):
+    """Each user's running mean assessment score (0..100), least recently seen evicted."""
+
+    def __init__(self, max_users: int) -> None:
+        self.max_users = max_users
+        self.means: OrderedDict[str, list[float]] = OrderedDict()  # user -> [mean, count]
+
+    def observe(self, assessments: Iterable[Assessment]) -> None:
+        means = self.means
+        for assessment in assessments:
+            score = assessment.score - sum(r.weight for r in assessment.reasons if r.code == CODE)
+            score = max(0.0, score)
+            entry = means.get(assessment.user_id)
+            if entry is None:
+                while len(means) >= self.max_users:
+                    means.popitem(last=False)
+                means[assessment.user_id] = [score, 1.0]
+                continue
+            means.move_to_end(assessment.user_id)
+            count = min(entry[1] + 1.0, SCORE_MEMORY)
+            entry[0] += (score - entry[0]) / count
+            entry[1] = count
+
+    def __getitem__(self, user: str) -> float:
+        return self.means[user][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.means)
+
+    def __len__(self) -> int:
+        return len(self.means)
+
+
+class RingStage:
+    name: ClassVar[str] = "rings"
+
+    def __init__(self, settings: RingSettings | None = None) -> None:
+        self.settings = settings or RingSettings()
+        self.graph = RingGraph(self.settings)
+        self.scores = ScoreBook(self.settings.max_users)
+        self.rings: dict[str, KnownRing] = {}
+        self.member_of: dict[str, KnownRing] = {}
+        self.dirty = False
+        self._now = float("-inf")
+        self._detected_at = float("-inf")
+        self._detected_version = 0
+        self._saved_at = float("-inf")
+        self._saved_version = 0
+
+    @classmethod
+    def from_config(cls, config: Any) -> RingStage:
+        return cls(RingSettings.from_config(config))
+
+    # -- the stage contract -------------------------------------------------------------
+    def process(self, batch: Batch) -> None:
+        self._now = batch.now
+        if not batch.events:
+            return
+        self.graph.observe(batch.events, batch.now)
+        member_of = self.member_of
+        if not member_of:
+            return
+        for index, event in enumerate(batch.events):
+            ring = member_of.get(event.user_id)
+            if ring is not None:
+                batch.add(index, CODE, ring.weights[event.user_id], ring.detail)
+
+    def tick(self, batch: Batch) -> None:
+        self._now = batch.now
+        graph = self.graph
+        if graph.version != self._detected_version and (
+                batch.now - self._detected_at >= self.settings.detect_interval_s
+                or graph.new_ties >= self.settings.detect_after_ties):
+            self.detect(batch)
+        if (graph.version != self._saved_version
+                and batch.now - self._saved_at >= self.settings.snapshot_interval_s):
+            self.dirty = True
+
+    def snapshot(self) -> bytes:
+        self._saved_at = self._now
+        self._saved_version = self.graph.version
+        users = self.graph.users
+        with collection_paused():
+            return orjson.dumps({
+                "v": SNAPSHOT_VERSION,
+                "graph": self.graph.dump(),
+                "rings": [ring.to_dict() for ring in self.rings.values()],
+                "scores": {u: entry for u, entry in self.scores.means.items() if u in users},
+                "detected_at": None if self._detected_at == float("-inf") else self._detected_at,
+            })
+
+    def restore(self, data: bytes) -> None:
+        with collection_paused():
+            state = orjson.loads(data)
+            if state.get("v") != SNAPSHOT_VERSION:
+                log.warning("ring state version %r not understood; starting empty",
+                            state.get("v"))
+                return
+            self.graph.load(state["graph"])
+        self.rings = {r.ring_id: r for r in map(KnownRing.from_dict, state["rings"])}
+        self.member_of = {m: ring for ring in self.rings.values() for m in ring.members}
+        self.scores.means = OrderedDict(state["scores"])
+        detected_at = state["detected_at"]
+        self._detected_at = float("-inf") if detected_at is None else detected_at
+        self._detected_version = self._saved_version = self.graph.version
+        self.dirty = False
+
+    # -- detection ----------------------------------------------------------------------
+    def detect(self, batch: Batch) -> list[Ring]:
+        """A full pass: expire, find rings, raise findings and upsert changed rows."""
+        graph = self.graph
+        graph.expire()
+        rings = find_rings(graph, self.settings, self.scores)
+        previous = self.rings
+        continued = match_rings({rid: r.members for rid, r in previous.items()},
+                                [ring.members for ring in rings])
+        current: dict[str, KnownRing] = {}
+        for ring, ring_id in zip(rings, continued, strict=True):
+            before = previous.get(ring_id) if ring_id is not None else None
+            if ring_id is None:
+                ring_id = founding_id(ring.members, {*previous, *current})
+            known = self._known(ring_id, ring, before)
+            if before is None or known.peak > before.peak:
+                batch.findings.append(self._finding(batch.now, known, ring, before is None))
+            if before is None or known.row != before.row:
+                batch.upsert("rings", known.row)
+            current[ring_id] = known
+        # Rings appearing, growing or going are saved with this batch (their findings
+        # must not repeat after a restart); other row changes wait for the interval.
+        reshaped = current.keys() != previous.keys() or any(
+            current[rid].peak != previous[rid].peak for rid in current)
+        self.rings = current
+        self.member_of = {m: ring for ring in current.values() for m in ring.members}
+        self._detected_at = batch.now
+        graph.new_ties = 0
+        self._detected_version = graph.version
+        if reshaped:
+            self.dirty = True
+        return rings
+
+    def _known(self, ring_id: str, ring: Ring, before: KnownRing | None) -> KnownRing:
+        size = len(ring.members)
+        row = {
+            "ring_id": ring_id, "size": size, "risk": ring.risk, "members": ring.members,
+            "shared": shared_entries(ring.shared),
+            "first_seen": before.row["first_seen"] if before else ring.first_seen,
+            "last_seen": max(ring.last_seen, before.row["last_seen"]) if before else ring.last_seen,
+        }
+        top = self.settings.member_weight * ring.risk
+        weights = {m: round(top * (0.6 + 0.4 * ring.network[m]), 2) for m in ring.members}
+        return KnownRing(ring_id=ring_id, members=frozenset(ring.members),
+                         peak=max(size, before.peak if before else 0), row=row,
+                         weights=weights, detail=member_detail(ring_id, size, ring.shared))
+
+    @staticmethod
+    def _finding(now: float, known: KnownRing, ring: Ring, new: bool) -> Finding:
+        size = len(ring.members)
+        title = (f"New fraud ring {known.ring_id} of {size} accounts" if new
+                 else f"Ring {known.ring_id} grew to {size}")
+        return Finding(code=CODE, severity=severity_for(ring.risk), ts=now, title=title,
+                       detail=finding_detail(size, ring.risk, ring.shared, ring.members,
+                                             ring.trial_accounts),
+                       ring_id=known.ring_id)
+
+
+class RingScoreSink:
+    """Feeds scored assessments' means to the ring stage (register after the scorer)."""
+
+    name: ClassVar[str] = "rings.scores"
+
+    def __init__(self, stage: RingStage) -> None:
+        self.stage = stage
+
+    def consume(self, batch: Batch) -> None:
+        if batch.assessments:
+            self.stage.scores.observe(batch.assessments)
