@@ -18,6 +18,10 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ottwatch.geo.settings import GeoSettings
+from ottwatch.regulations.settings import RegulationSettings
+from storage.retention import RetentionSettings
+
 SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
 USER_CONFIG = Path(platformdirs.user_config_dir("ottwatch")) / "ottwatch.toml"
 DB_URL_ENV = "OTTWATCH_DB_URL"
@@ -66,14 +70,14 @@ class SourcesConfig(Section):
         return value
 
 
-class GeoConfig(Section):
+class GeoConfig(GeoSettings):
+    """`[geo]`: the databases and lists, beside the geo stage's scoring settings."""
+
     city_db: str = ""
     asn_db: str = ""
     anonymous_db: str = ""
     anonymizer_lists: list[str] = []
     feed_urls: list[str] = []
-    max_speed_kmh: float = Field(1000.0, gt=0)
-    min_travel_km: float = Field(500.0, ge=0)
 
 
 class AlertsConfig(Section):
@@ -93,7 +97,9 @@ class Config(Section):
     geo: GeoConfig = GeoConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
-    # Sections that later stages own are kept as plain tables until they validate them.
+    regulations: RegulationSettings = RegulationSettings()
+    retention: RetentionSettings = RetentionSettings()
+    # The scorer and the segments validate their own keys (`ScoringSettings.from_scoring`).
     scoring: dict[str, Any] = {}
 
     source_path: Path | None = Field(None, exclude=True)

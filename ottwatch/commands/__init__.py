@@ -10,6 +10,7 @@ import click
 
 COMMAND_MODULES = (
     "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
+    "regulations",
     "config",
     "systemd", "fixtures",
 )

@@ -13,15 +13,16 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 
-from ottwatch.config import GeoConfig
 from ottwatch.geo.anonymizers import AnonymizerMatch, AnonymizerSet
 from ottwatch.geo.lookup import GeoLookup
 from ottwatch.geo.model import ANONYMIZER_KINDS, GeoHit
+from ottwatch.geo.settings import GeoSettings
+
+__all__ = ["GeoSettings", "GeoStage"]
 from ottwatch.geo.travel import Spot, TravelTracker
 from ottwatch.pipeline import Batch
 from ottwatch.regions import region_matches_country
@@ -33,35 +34,6 @@ SNAPSHOT_VERSION = 1
 
 KIND_NAMES = {"tor": "Tor exit node", "vpn": "VPN exit", "proxy": "anonymous proxy",
               "hosting": "hosting provider"}
-AnonymizerKind = Literal["tor", "vpn", "proxy", "hosting"]
-
-
-class GeoSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    mismatch_weight: float = Field(25.0, ge=0, le=100)
-    anonymizer_weight: float = Field(35.0, ge=0, le=100)
-    # Per-kind overrides of anonymizer_weight, e.g. {"hosting": 20}.
-    anonymizer_kind_weights: dict[AnonymizerKind, float] = {}
-    impossible_travel_weight: float = Field(60.0, ge=0, le=100)
-    max_speed_kmh: float = Field(1000.0, gt=0)
-    min_travel_km: float = Field(500.0, ge=0)
-    max_users: int = Field(200_000, ge=1)  # users whose last spot is remembered (LRU)
-    cache_size: int = Field(100_000, ge=1)  # IPs whose answer is cached (LRU)
-    # Travel state is saved at most this often (of batch time): a snapshot holds every
-    # remembered user, so it is taken rarely; a crash forgets at most this much travel.
-    snapshot_every_s: float = Field(3600.0, ge=0)
-
-    @classmethod
-    def from_geo_config(cls, geo: GeoConfig, **overrides: object) -> GeoSettings:
-        """`[geo] max_speed_kmh` and `min_travel_km`, plus any other setting given."""
-        values: dict[str, object] = {"max_speed_kmh": geo.max_speed_kmh,
-                                     "min_travel_km": geo.min_travel_km}
-        return cls.model_validate(values | overrides)
-
-    def weight_for(self, kind: str) -> float:
-        weights: dict[str, float] = dict(self.anonymizer_kind_weights)
-        return weights.get(kind, self.anonymizer_weight)
 
 
 @dataclass(frozen=True, slots=True)

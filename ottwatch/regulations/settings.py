@@ -43,11 +43,8 @@ class RegulationSettings(BaseModel):
 
 
 def settings_from_config(config: Any) -> RegulationSettings:
-    """The settings from an `ottwatch.config.Config`: its `regulations` section when it
-    has one, else `[scoring.regulations]`, else the defaults."""
-    section = getattr(config, "regulations", None)
-    if section is None:
-        section = (getattr(config, "scoring", None) or {}).get("regulations", {})
+    """The settings from an `ottwatch.config.Config` (its `[regulations]` section)."""
+    section = getattr(config, "regulations", None) or {}
     if isinstance(section, RegulationSettings):
         return section
     if isinstance(section, BaseModel):

@@ -55,7 +55,7 @@ def test_json_for_scripts(runner: CliRunner, empty_config: str) -> None:
 
 def test_overrides_from_the_config_apply(runner: CliRunner, tmp_path: Path) -> None:
     config = tmp_path / "ottwatch.toml"
-    config.write_text('[scoring.regulations.overrides.GDPR]\n'
+    config.write_text('[regulations.overrides.GDPR]\n'
                       'dsar = { days = 20, source = "our policy" }\n', encoding="utf-8")
     rows = json.loads(runner.invoke(command, ["--json", "--config", str(config)]).output)
     assert rows[0]["dsar"]["days"] == 20 and rows[0]["dsar"]["overridden"]
@@ -65,7 +65,7 @@ def test_overrides_from_the_config_apply(runner: CliRunner, tmp_path: Path) -> N
 
 def test_a_bad_override_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     config = tmp_path / "ottwatch.toml"
-    config.write_text("[scoring.regulations.overrides.GDPR]\ndsar = { days = -3 }\n",
+    config.write_text("[regulations.overrides.GDPR]\ndsar = { days = -3 }\n",
                       encoding="utf-8")
     result = runner.invoke(command, ["--config", str(config)])
     assert result.exit_code != 0

@@ -159,8 +159,8 @@ def test_bad_overrides_say_which_regulation(overrides) -> None:
 
 
 def test_settings_from_the_config() -> None:
-    config = Config(scoring={"regulations": {"warn_fraction": 0.5,
-                                             "overrides": {"GDPR": {"breach": {"hours": 24}}}}})
+    config = Config(regulations={"warn_fraction": 0.5,
+                                 "overrides": {"GDPR": {"breach": {"hours": 24}}}})
     settings = settings_from_config(config)
     assert settings.warn_fraction == 0.5
     assert load_table(settings)["GDPR"].breach.hours == 24
