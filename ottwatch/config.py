@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ottwatch.geo.settings import GeoSettings
 from ottwatch.regulations.settings import RegulationSettings
+from ottwatch.rings.settings import RingSettings
 from storage.retention import RetentionSettings
 
 SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
@@ -99,6 +100,7 @@ class Config(Section):
     log: LogConfig = LogConfig()
     regulations: RegulationSettings = RegulationSettings()
     retention: RetentionSettings = RetentionSettings()
+    rings: RingSettings = RingSettings()
     # The scorer and the segments validate their own keys (`ScoringSettings.from_scoring`).
     scoring: dict[str, Any] = {}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ottwatch.rings.export import rings
 from storage.queries import ASSESSMENTS, EVENTS, QUARANTINE, iter_rows
 
 EVENT_FIELDS = ["event_id", "timestamp", "user_id", "event_type", "device_id", "ip_address",
@@ -61,4 +62,5 @@ EXPORTS: dict[str, Exporter] = {
     "events": events,
     "quarantine": quarantine,
     "assessments": assessments,
+    "rings": rings,
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -63,17 +62,11 @@ class RingSettings(BaseModel):
         return self.window_days * DAY_S
 
     @classmethod
-    def from_scoring(cls, scoring: Mapping[str, Any]) -> RingSettings:
-        return cls.model_validate(scoring.get("rings", {}))
-
-    @classmethod
     def from_config(cls, config: Any) -> RingSettings:
-        """A `rings` section of the config when it has one, else `[scoring.rings]`."""
-        section = getattr(config, "rings", None)
+        """The `[rings]` section of an `ottwatch.config.Config`."""
+        section = getattr(config, "rings", None) or {}
         if isinstance(section, RingSettings):
             return section
         if isinstance(section, BaseModel):
             return cls.model_validate(section.model_dump())
-        if section is None:
-            return cls.from_scoring(getattr(config, "scoring", None) or {})
         return cls.model_validate(section)

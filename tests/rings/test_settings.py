@@ -14,8 +14,8 @@ def test_defaults() -> None:
     assert (settings.detect_interval_s, settings.member_weight) == (60.0, 40.0)
 
 
-def test_scoring_rings_section_configures_the_stage() -> None:
-    config = Config(scoring={"rings": {"min_ring_size": 3, "kind_weights": {"ip": 0.1}}})
+def test_rings_section_configures_the_stage() -> None:
+    config = Config(rings={"min_ring_size": 3, "kind_weights": {"ip": 0.1}})
     stage = RingStage.from_config(config)
     assert stage.settings.min_ring_size == 3
     assert stage.settings.kind_weights == {"payment": 1.0, "device": 0.7, "ip": 0.1}
