@@ -136,6 +136,9 @@ class Agent:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     raise exc
             self.flush()
+            final = self.pipeline.save_state(self.clock.now())
+            if final.upserts:
+                self._commit(final, [], [])
             self.stats.finished = time.perf_counter()
         finally:
             sources_stop.set()

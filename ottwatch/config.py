@@ -44,6 +44,9 @@ class StorageConfig(Section):
     retention_days: int = Field(365, ge=1)
     batch_size: int = Field(1000, ge=1, le=100_000)
     batch_latency_ms: int = Field(50, ge=1, le=60_000)
+    # Detector state (windows, consent, graph) is saved at most this often and at shutdown;
+    # a crash forgets at most this much of it (never an event).
+    state_every_s: float = Field(30.0, ge=0)
 
 
 class IngestConfig(Section):

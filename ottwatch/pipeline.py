@@ -7,7 +7,8 @@ no network, no clock of its own (`batch.now` is the injected clock's time).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -182,9 +183,16 @@ def decision_for(score: float, review_at: float, block_at: float) -> str:
 
 class Pipeline:
     def __init__(self, stages: Sequence[Stage] = (), scorer: Scorer | None = None,
-                 *, assess: bool = True, sinks: Sequence[Sink] = ()) -> None:
+                 *, assess: bool = True, sinks: Sequence[Sink] = (),
+                 persist_every_s: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.stages = list(stages)
         self.sinks = list(sinks)
+        # Snapshots cost time in proportion to the state; however often a stage marks
+        # itself dirty, it is saved at most this often (wall time), and at shutdown.
+        self.persist_every_s = persist_every_s
+        self._monotonic = monotonic
+        self._persisted: dict[str, float] = {}
         self.scorer = scorer if scorer is not None else SumScorer()
         self.assess = assess
 
@@ -223,9 +231,20 @@ class Pipeline:
     def _stateful(self) -> list[Any]:
         return [*self.stages, self.scorer, *self.sinks]
 
-    def _persist(self, batch: Batch) -> None:
+    def save_state(self, now: float) -> Batch:
+        """A batch carrying every dirty snapshot now (a clean shutdown)."""
+        batch = Batch(events=[], now=now)
+        self._persist(batch, force=True)
+        return batch
+
+    def _persist(self, batch: Batch, *, force: bool = False) -> None:
+        wall = self._monotonic()
         for stage in self._stateful():
             if isinstance(stage, Stateful) and stage.dirty:
+                last = self._persisted.get(stage.name)
+                if not force and last is not None and wall - last < self.persist_every_s:
+                    continue
+                self._persisted[stage.name] = wall
                 batch.upsert("stage_state", {"name": stage.name, "updated_at": batch.now,
                                              "state": stage.snapshot()})
                 stage.dirty = False

@@ -1,14 +1,41 @@
-"""The scoring stages and the factory that assembles them from config."""
+"""The scoring stages and the factory that assembles them from config.
+
+Order matters: geo fills `batch.columns["geo"]` that the compliance, velocity and
+playback stages read; segments look at the reasons the detectors already gave;
+the scorer then turns reasons into assessments, and sinks consume those.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from ottwatch.config import Config
 from ottwatch.findings import FindingsRecorder
-from ottwatch.pipeline import Pipeline
+from ottwatch.pipeline import Pipeline, Sink, Stage
+
+log = logging.getLogger("ottwatch.pipeline")
 
 
 def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     """The full pipeline for this config; `scoring=False` stores events only."""
     if not scoring:
         return Pipeline([], assess=False, sinks=[FindingsRecorder()])
-    return Pipeline([], sinks=[FindingsRecorder()])
+    from ottwatch.geo.setup import make_geo_stage
+    from ottwatch.regulations.stage import ComplianceStage
+    from ottwatch.rings.stage import RingScoreSink, RingStage
+    from ottwatch.scoring import AdaptiveScorer, ScoringSettings
+    from ottwatch.stages.segments import SegmentSettings, SegmentStage
+
+    geo = make_geo_stage(config)
+    if not geo.lookup.enabled:
+        log.warning("%s", geo.lookup.status())
+    rings = RingStage.from_config(config)
+    stages: list[Stage] = [
+        geo,
+        ComplianceStage.from_config(config),
+        rings,
+        SegmentStage(SegmentSettings.from_scoring(config.scoring)),
+    ]
+    sinks: list[Sink] = [RingScoreSink(rings), FindingsRecorder()]
+    return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
+                    sinks=sinks, persist_every_s=config.storage.state_every_s)
