@@ -248,7 +248,7 @@ def test_restore_rejects_an_unknown_snapshot_version(stage: GeoStage) -> None:
 def test_snapshot_is_asked_for_at_most_every_snapshot_every_s(
         geo_lookup: GeoLookup, anonymizers: AnonymizerSet) -> None:
     stage = GeoStage(geo_lookup, anonymizers, GeoSettings(snapshot_every_s=60))
-    pipeline = Pipeline([stage])
+    pipeline = Pipeline([stage], persist_every_s=0)
     first = pipeline.run([event(LOS_ANGELES, minutes=0)], now=0.0)
     assert [row["name"] for row in first.upserts["stage_state"]] == ["geo"]
     assert "stage_state" not in pipeline.run([event(LOS_ANGELES, minutes=1)], now=30.0).upserts

@@ -299,7 +299,7 @@ def test_a_timer_survives_a_restart() -> None:
 
 
 def test_the_pipeline_saves_state_in_the_batch_that_changed_it() -> None:
-    pipeline = Pipeline([ComplianceStage()], assess=False)
+    pipeline = Pipeline([ComplianceStage()], assess=False, persist_every_s=0)
     opened = pipeline.run([ev("dsar_request", request_id="r")], T0)
     [state] = opened.upserts["stage_state"]
     assert state["name"] == "compliance" and isinstance(state["state"], bytes)

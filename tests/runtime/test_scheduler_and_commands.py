@@ -83,3 +83,42 @@ def test_commands_reach_the_agent_and_results_come_back(tmp_path: Path) -> None:
     with engine.connect() as conn:
         audit = conn.exec_driver_sql("SELECT actor, action FROM audit ORDER BY id").all()
     assert audit == [("alice", "retrain"), ("alice", "make-coffee"), ("alice", "explode")]
+
+
+class Counter:
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.dirty = False
+        self.value = 0
+
+    def process(self, batch) -> None:  # noqa: ANN001
+        self.value += len(batch.events)
+        self.dirty = True
+
+    def snapshot(self) -> bytes:
+        return str(self.value).encode()
+
+    def restore(self, data: bytes) -> None:
+        self.value = int(data)
+
+
+def test_state_is_saved_at_most_every_interval_and_at_shutdown() -> None:
+    from ottwatch.events import parse_line
+    from ottwatch.pipeline import Pipeline
+
+    wall = [0.0]
+    counter = Counter()
+    pipeline = Pipeline([counter], persist_every_s=30, monotonic=lambda: wall[0])
+    event = parse_line(b'{"event_id":"e","timestamp":"2026-11-01T00:00:00Z","user_id":"u",'
+                       b'"event_type":"play"}')
+    saved = [pipeline.run([event], 1.0).upserts.get("stage_state")]
+    wall[0] = 10
+    saved.append(pipeline.run([event], 2.0).upserts.get("stage_state"))
+    wall[0] = 31
+    saved.append(pipeline.run([event], 3.0).upserts.get("stage_state"))
+    assert [s[0]["state"] if s else None for s in saved] == [b"1", None, b"3"]
+    wall[0] = 32
+    pipeline.run([event], 4.0)
+    assert pipeline.save_state(5.0).upserts["stage_state"][0]["state"] == b"4"
+    assert pipeline.save_state(6.0).upserts == {}  # nothing dirty any more

@@ -187,7 +187,7 @@ def test_restore_rejects_another_version() -> None:
 
 def test_snapshots_are_throttled_and_persisted_by_the_pipeline() -> None:
     stage = SegmentStage(SegmentSettings(snapshot_interval_s=60))
-    pipeline = Pipeline([stage])
+    pipeline = Pipeline([stage], persist_every_s=0)
     first = pipeline.run([make_event("a", ts=NOON)], NOON)
     assert [r["name"] for r in first.upserts["stage_state"]] == ["segments"]
     assert not stage.dirty
