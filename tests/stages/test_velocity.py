@@ -1,0 +1,302 @@
+from __future__ import annotations
+
+import pytest
+
+from ottwatch.events import Event
+from ottwatch.geo.model import GeoHit
+from ottwatch.pipeline import Batch, Reason
+from ottwatch.stages.velocity import (
+    ACCESS_SPIKE,
+    BULK_EXPORT,
+    FAILURE_BURST,
+    TAKEOVER,
+    LogHistogram,
+    LruMap,
+    VelocitySettings,
+    VelocityStage,
+)
+
+from .conftest import T0, EventFactory, codes
+
+MB = 1_000_000
+GB = 1_000_000_000
+ATTACKER_IP = "203.0.113.9"
+
+
+@pytest.fixture
+def stage() -> VelocityStage:
+    return VelocityStage()
+
+
+def reasons_with(batch: Batch, code: str) -> list[tuple[int, Reason]]:
+    return [(i, r) for i, reasons in enumerate(batch.reasons) for r in reasons if r.code == code]
+
+
+# auth.failure_burst
+
+
+def test_user_failure_burst_fires_from_the_fifth_failure(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0 + 10 * i, ip_address=f"198.51.100.{i}")
+              for i in range(6)]
+    batch = run_stage(stage, events)
+    fired = [i for i, _ in reasons_with(batch, FAILURE_BURST)]
+    assert fired == [4, 5]
+    assert batch.reasons[4][0].detail == "5 failed logins in 300 s for this user"
+    assert batch.reasons[4][0].weight == stage.settings.user_failure_weight
+
+
+def test_login_with_auth_failed_counts_as_a_failure(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0 + i, error_code="AUTH_FAILED") for i in range(5)]
+    assert FAILURE_BURST in codes(run_stage(stage, events))[4]
+
+
+def test_failures_spread_wider_than_the_window_do_not_fire(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0 + 100 * i) for i in range(10)]
+    assert reasons_with(run_stage(stage, events), FAILURE_BURST) == []
+
+
+def test_a_few_typos_then_success_do_not_fire(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0), make_event("login_failed", ts=T0 + 5),
+              make_event("login", ts=T0 + 9)]
+    assert codes(run_stage(stage, events)) == [[], [], []]
+
+
+def test_success_right_after_a_burst_fires_once(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0 + i) for i in range(6)]
+    events += [make_event("login", ts=T0 + 20), make_event("login", ts=T0 + 30)]
+    batch = run_stage(stage, events)
+    assert FAILURE_BURST in codes(batch)[6]
+    assert "login succeeded after 6 failed logins" in batch.reasons[6][-1].detail
+    assert codes(batch)[7] == []
+
+
+def test_credential_stuffing_across_users_from_one_ip(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0 + i, user_id=f"victim-{i}",
+                         ip_address=ATTACKER_IP) for i in range(12)]
+    batch = run_stage(stage, events)
+    fired = [i for i, _ in reasons_with(batch, FAILURE_BURST)]
+    assert fired == [9, 10, 11]  # from the 10th distinct user
+    detail = batch.reasons[9][0].detail
+    assert detail == f"10 failed logins in 300 s from {ATTACKER_IP} across 10 users"
+    assert batch.reasons[9][0].weight == stage.settings.ip_failure_weight
+
+
+def test_many_failures_from_one_ip_for_two_users(stage, make_event, run_stage):
+    settings = VelocitySettings(user_failure_threshold=100)
+    stage = VelocityStage(settings)
+    events = [make_event("login_failed", ts=T0 + i, user_id=f"u{i % 2}", ip_address=ATTACKER_IP)
+              for i in range(20)]
+    batch = run_stage(stage, events)
+    assert [i for i, _ in reasons_with(batch, FAILURE_BURST)] == [19]
+    assert "20 failed logins in 300 s from 203.0.113.9 across 2 users" in batch.reasons[19][0].detail
+
+
+def test_failures_from_many_ips_for_many_users_do_not_fire(stage, make_event, run_stage):
+    events = [make_event("login_failed", ts=T0 + i, user_id=f"u{i}", ip_address=f"198.51.100.{i}")
+              for i in range(50)]
+    assert reasons_with(run_stage(stage, events), FAILURE_BURST) == []
+
+
+# velocity.access_spike
+
+
+def steady(make_event: EventFactory, user_id: str, start: float, minutes: float,
+           per_minute: float) -> list[Event]:
+    step = 60.0 / per_minute
+    return [make_event("play", ts=start + k * step, user_id=user_id, session_id="s1")
+            for k in range(int(minutes * per_minute))]
+
+
+def test_a_steady_user_never_spikes(stage, make_event, run_stage):
+    events = steady(make_event, "u1", T0, minutes=120, per_minute=10)
+    assert reasons_with(run_stage(stage, events), ACCESS_SPIKE) == []
+
+
+def test_a_burst_far_above_the_users_baseline_fires(stage, make_event, run_stage):
+    history = steady(make_event, "u1", T0, minutes=30, per_minute=4)
+    burst_start = T0 + 31 * 60
+    burst = [make_event("data_access", ts=burst_start + k * 0.5) for k in range(80)]
+    batch = run_stage(stage, history + burst)
+    fired = reasons_with(batch, ACCESS_SPIKE)
+    assert fired and all(i >= len(history) for i, _ in fired)
+    first_index, first = fired[0]
+    assert first_index - len(history) + 1 == stage.settings.spike_min_count
+    assert first.detail.startswith("30 events in the last 60 s")
+    assert "usual 4.0 per 60 s" in first.detail
+
+
+def test_a_new_user_with_few_events_does_not_fire(stage, make_event, run_stage):
+    events = [make_event("search", ts=T0 + k, user_id="newcomer") for k in range(20)]
+    assert reasons_with(run_stage(stage, events), ACCESS_SPIKE) == []
+
+
+def test_a_busy_user_with_a_high_baseline_does_not_fire_at_its_usual_rate(stage, make_event,
+                                                                          run_stage):
+    events = steady(make_event, "u1", T0, minutes=60, per_minute=50)
+    assert reasons_with(run_stage(stage, events), ACCESS_SPIKE) == []
+
+
+# data.bulk_export
+
+
+def test_a_normal_200_mb_download_never_fires(stage, make_event, run_stage):
+    events = [make_event("download", ts=T0 + k, bytes=200 * MB) for k in range(5)]
+    events += [make_event("download", ts=T0 + 100, user_id="other", bytes=200 * MB)]
+    assert reasons_with(run_stage(stage, events), BULK_EXPORT) == []
+
+
+def test_an_export_far_above_the_users_history_fires(stage, make_event, run_stage):
+    history = [make_event("download", ts=T0 + k, bytes=100 * MB) for k in range(3)]
+    big = make_event("data_export", ts=T0 + 60, bytes=4 * GB)
+    batch = run_stage(stage, [*history, big])
+    (index, reason), = reasons_with(batch, BULK_EXPORT)
+    assert index == 3
+    assert reason.detail == "export of 4.0 GB: 40x this user's usual 100.0 MB"
+    assert reason.weight == stage.settings.export_weight
+
+
+def test_below_the_floor_never_fires_even_far_above_history(stage, make_event, run_stage):
+    history = [make_event("download", ts=T0 + k, bytes=1 * MB) for k in range(3)]
+    big = make_event("bulk_download", ts=T0 + 60, bytes=900 * MB)
+    assert reasons_with(run_stage(stage, [*history, big]), BULK_EXPORT) == []
+
+
+def test_an_export_far_above_the_population_fires_for_a_user_without_history(stage,
+                                                                             make_event,
+                                                                             run_stage):
+    population = [make_event("download", ts=T0 + k, user_id=f"p{k}", bytes=(100 + k) * MB)
+                  for k in range(400)]
+    outlier = make_event("export", ts=T0 + 500, user_id="newcomer", bytes=3 * GB)
+    batch = run_stage(stage, [*population, outlier])
+    (index, reason), = reasons_with(batch, BULK_EXPORT)
+    assert index == 400
+    assert "the 99th percentile of all exports" in reason.detail
+
+
+def test_an_export_over_the_absolute_limit_fires_with_no_history(stage, make_event, run_stage):
+    batch = run_stage(stage, [make_event("data_export", bytes=60 * GB)])
+    (_, reason), = reasons_with(batch, BULK_EXPORT)
+    assert "absolute limit of 50.0 GB" in reason.detail
+
+
+def test_a_user_who_always_exports_big_files_does_not_fire(stage, make_event, run_stage):
+    events = [make_event("export", ts=T0 + k, bytes=(3 + k % 2) * GB) for k in range(10)]
+    assert reasons_with(run_stage(stage, events), BULK_EXPORT) == []
+
+
+# account.takeover_pattern
+
+
+def test_new_device_then_password_change_fires(stage, make_event, run_stage):
+    events = [
+        make_event("login", ts=T0, device_id="phone-1"),
+        make_event("play", ts=T0 + 3600, device_id="phone-1"),
+        make_event("login", ts=T0 + 7200, device_id="laptop-evil"),
+        make_event("password_change", ts=T0 + 7200 + 600, device_id="laptop-evil"),
+    ]
+    batch = run_stage(stage, events)
+    assert codes(batch)[3] == [TAKEOVER]
+    assert batch.reasons[3][0].detail == "password_change 10 min after new device laptop-evil"
+    assert batch.reasons[3][0].weight == stage.settings.takeover_weight
+
+
+def test_change_from_a_known_device_does_not_fire(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0, device_id="phone-1", region="DE"),
+              make_event("email_change", ts=T0 + 60, device_id="phone-1", region="DE")]
+    assert reasons_with(run_stage(stage, events), TAKEOVER) == []
+
+
+def test_change_long_after_the_new_device_does_not_fire(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0, device_id="phone-1"),
+              make_event("login", ts=T0 + 60, device_id="tablet-2"),
+              make_event("payment_added", ts=T0 + 60 + 7200, device_id="tablet-2")]
+    assert reasons_with(run_stage(stage, events), TAKEOVER) == []
+
+
+def test_a_brand_new_user_changing_settings_does_not_fire(stage, make_event, run_stage):
+    events = [make_event("signup", ts=T0, device_id="phone-1", region="US-CA"),
+              make_event("payment_added", ts=T0 + 30, device_id="phone-1", region="US-CA")]
+    assert reasons_with(run_stage(stage, events), TAKEOVER) == []
+
+
+def test_new_ip_country_from_geo_then_email_change_fires(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0, device_id="tv-1", region="US"),
+              make_event("login", ts=T0 + 60, device_id="tv-1", region="US"),
+              make_event("email_change", ts=T0 + 120, device_id="tv-1", region="US")]
+    geo = [GeoHit("US"), GeoHit("BR", city="São Paulo"), GeoHit("BR")]
+    batch = run_stage(stage, events, geo=geo)
+    assert codes(batch)[2] == [TAKEOVER]
+    assert batch.reasons[2][0].detail == "email_change 60 s after new country BR"
+
+
+def test_claimed_region_is_the_fallback_without_geo(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0, region="US-NY"),
+              make_event("login", ts=T0 + 60, region="US-CA"),  # same country
+              make_event("login", ts=T0 + 120, region="RO"),
+              make_event("payment_added", ts=T0 + 180, region="RO")]
+    batch = run_stage(stage, events, geo=[None] * 4)
+    assert codes(batch)[3] == [TAKEOVER]
+    assert "after new country RO" in batch.reasons[3][0].detail
+
+
+def test_eu_claim_is_not_a_country(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0, region="DE"), make_event("login", ts=T0 + 1, region="EU"),
+              make_event("password_change", ts=T0 + 2, region="EU")]
+    assert reasons_with(run_stage(stage, events), TAKEOVER) == []
+
+
+# bounded state
+
+
+def test_user_and_ip_maps_stay_bounded(make_event, run_stage):
+    stage = VelocityStage(VelocitySettings(max_users=100, max_ips=50, max_window_events=8))
+    events = [make_event("login_failed", ts=T0 + k, user_id=f"u{k}", ip_address=f"10.0.{k // 250}.{k % 250}",
+                         device_id=f"d{k}") for k in range(1000)]
+    events += [make_event("login_failed", ts=T0 + 2000 + k, user_id="u-last") for k in range(30)]
+    run_stage(stage, events)
+    assert len(stage.users) == 100
+    assert len(stage.ips) == 50
+    assert "u-last" in stage.users and "u0" not in stage.users
+    failures = stage.users.get("u-last").failures
+    assert failures is not None and len(failures) == 8
+
+
+def test_known_devices_and_countries_per_user_are_capped(make_event, run_stage):
+    stage = VelocityStage(VelocitySettings(max_known_devices=4, max_known_countries=3))
+    countries = ["DE", "FR", "IT", "ES", "PT", "NL"]
+    events = [make_event("play", ts=T0 + k, device_id=f"d{k}", region=countries[k % 6])
+              for k in range(20)]
+    run_stage(stage, events)
+    user = stage.users.get("u1")
+    assert user.devices == ("d16", "d17", "d18", "d19")
+    assert len(user.countries) == 3
+
+
+def test_lru_map_evicts_the_least_recently_used():
+    lru: LruMap[str, int] = LruMap(2)
+    lru.get_or_create("a", lambda: 1)
+    lru.get_or_create("b", lambda: 2)
+    assert lru.get("a") == 1  # "a" is now the most recent
+    lru.get_or_create("c", lambda: 3)
+    assert "b" not in lru and "a" in lru and "c" in lru
+    assert len(lru) == 2
+    with pytest.raises(ValueError):
+        LruMap(0)
+
+
+def test_log_histogram_quantile_is_within_one_bucket():
+    sketch = LogHistogram(refresh_every=1)
+    for size in range(1, 1001):
+        sketch.add(size * MB)
+    q99 = sketch.quantile(0.99)
+    assert 990 * MB <= q99 <= 990 * MB * 2 ** (1 / 8)
+    assert sketch.total == 1000
+
+
+def test_a_new_user_at_an_absurd_rate_fires_before_it_has_a_baseline(make_event, run_stage):
+    stage = VelocityStage(VelocitySettings(spike_absolute_count=200))
+    newcomer = [make_event("search", ts=T0 + k * 0.1, user_id="bot") for k in range(250)]
+    fired = reasons_with(run_stage(stage, newcomer), ACCESS_SPIKE)
+    assert [i for i, _ in fired] == list(range(199, 250))
+    assert fired[0][1].detail == ("200 events in the last 60 s from a user without a baseline "
+                                  "yet (limit 200)")
