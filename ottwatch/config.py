@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ottwatch.geo.settings import GeoSettings
 from ottwatch.regulations.settings import RegulationSettings
 from ottwatch.rings.settings import RingSettings
+from ottwatch.stages.playback import PlaybackSettings
+from ottwatch.stages.security import SecuritySettings
+from ottwatch.stages.velocity import VelocitySettings
 from storage.retention import RetentionSettings
 
 SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
@@ -101,6 +104,9 @@ class Config(Section):
     geo: GeoConfig = GeoConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
+    security: SecuritySettings = SecuritySettings()
+    velocity: VelocitySettings = VelocitySettings()
+    playback: PlaybackSettings = PlaybackSettings()
     regulations: RegulationSettings = RegulationSettings()
     retention: RetentionSettings = RetentionSettings()
     rings: RingSettings = RingSettings()

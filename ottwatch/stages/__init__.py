@@ -8,10 +8,13 @@ the scorer then turns reasons into assessments, and sinks consume those.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from ottwatch.config import Config
 from ottwatch.findings import FindingsRecorder
 from ottwatch.pipeline import Pipeline, Sink, Stage
+
+if TYPE_CHECKING:  # the config imports the stages' settings
+    from ottwatch.config import Config
 
 log = logging.getLogger("ottwatch.pipeline")
 
@@ -24,14 +27,20 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     from ottwatch.regulations.stage import ComplianceStage
     from ottwatch.rings.stage import RingScoreSink, RingStage
     from ottwatch.scoring import AdaptiveScorer, ScoringSettings
+    from ottwatch.stages.playback import PlaybackStage
+    from ottwatch.stages.security import InputSecurityStage
     from ottwatch.stages.segments import SegmentSettings, SegmentStage
+    from ottwatch.stages.velocity import VelocityStage
 
     geo = make_geo_stage(config)
     if not geo.lookup.enabled:
         log.warning("%s", geo.lookup.status())
     rings = RingStage.from_config(config)
     stages: list[Stage] = [
+        InputSecurityStage(config.security),
         geo,
+        VelocityStage(config.velocity),
+        PlaybackStage(config.playback),
         ComplianceStage.from_config(config),
         rings,
         SegmentStage(SegmentSettings.from_scoring(config.scoring)),

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
-from ottwatch.stages.velocity import LruMap
+from ottwatch.stages.lru import LruMap
 
 CODE = "stream.concurrency_exceeded"
 EARTH_RADIUS_KM = 6371.0088

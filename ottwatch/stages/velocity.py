@@ -16,16 +16,16 @@ All state is bounded: per-user and per-IP maps are LRU-capped, windows hold at m
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections import deque
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
+from ottwatch.stages.lru import LruMap
 
 FAILURE_BURST = "auth.failure_burst"
 ACCESS_SPIKE = "velocity.access_spike"
@@ -36,47 +36,6 @@ LOGIN_TYPES = frozenset({"login", "login_failed"})
 EXPORT_TYPES = frozenset({"download", "bulk_download", "export", "data_export"})
 SENSITIVE_CHANGES = frozenset({"password_change", "email_change", "payment_added"})
 AUTH_FAILED = "AUTH_FAILED"
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class LruMap(Generic[K, V]):
-    """A map of at most `capacity` keys; using a key makes it the most recent, and a new
-    key beyond the capacity evicts the least recently used one."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def get_or_create(self, key: K, factory: Callable[[], V]) -> V:
-        data = self._data
-        value = data.get(key)
-        if value is None:
-            value = data[key] = factory()
-            if len(data) > self.capacity:
-                data.popitem(last=False)
-        else:
-            data.move_to_end(key)
-        return value
-
-    def pop(self, key: K) -> V | None:
-        return self._data.pop(key, None)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
 
 class VelocitySettings(BaseModel):
     max_users: int = Field(200_000, ge=1)

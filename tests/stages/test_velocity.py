@@ -5,13 +5,13 @@ import pytest
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch, Reason
+from ottwatch.stages.lru import LruMap
 from ottwatch.stages.velocity import (
     ACCESS_SPIKE,
     BULK_EXPORT,
     FAILURE_BURST,
     TAKEOVER,
     LogHistogram,
-    LruMap,
     VelocitySettings,
     VelocityStage,
 )
