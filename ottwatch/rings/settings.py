@@ -37,7 +37,6 @@ class RingSettings(BaseModel):
     # Detection runs in `tick` at most this often (batch time), or sooner once this
     # many new ties arrived.
     detect_interval_s: float = Field(60.0, ge=0)
-    detect_after_ties: int = Field(5000, ge=1)
     member_weight: float = Field(40.0, ge=0, le=100)
     # Bounds: users and resources are evicted least recently seen first. About 2 KB a
     # user with its devices, IP and card: ~200 MB at 100k users.

@@ -108,6 +108,7 @@ class RingStage:
         self.dirty = False
         self._now = float("-inf")
         self._detected_at = float("-inf")
+        self._first_seen = float("-inf")
         self._detected_version = 0
         self._saved_at = float("-inf")
         self._saved_version = 0
@@ -118,26 +119,50 @@ class RingStage:
 
     # -- the stage contract -------------------------------------------------------------
     def process(self, batch: Batch) -> None:
+        """Observe the batch; a detection pass runs whenever event time crosses the next
+        boundary (a multiple of `detect_interval_s`), before the event that crossed it,
+        so rings, reasons and findings do not depend on how the input was batched."""
         self._now = batch.now
-        if not batch.events:
+        events = batch.events
+        if events and self._first_seen == float("-inf"):
+            self._first_seen = events[0].ts
+        start = 0
+        for index, event in enumerate(events):
+            if event.ts >= self._next_due and (index > start or self._changed()):
+                self._observe(batch, start, index)
+                self.detect(batch, now=event.ts)
+                start = index
+        self._observe(batch, start, len(events))
+
+    def _observe(self, batch: Batch, start: int, stop: int) -> None:
+        if start >= stop:
             return
-        self.graph.observe(batch.events, batch.now)
+        events = batch.events[start:stop]
+        self.graph.observe(events, batch.now)
         member_of = self.member_of
-        if not member_of:
-            return
-        for index, event in enumerate(batch.events):
-            ring = member_of.get(event.user_id)
-            if ring is not None:
-                batch.add(index, CODE, ring.weights[event.user_id], ring.detail)
+        if member_of:
+            for index, event in enumerate(events, start):
+                ring = member_of.get(event.user_id)
+                if ring is not None:
+                    batch.add(index, CODE, ring.weights[event.user_id], ring.detail)
+
+    def _changed(self) -> bool:
+        return self.graph.version != self._detected_version
+
+    @property
+    def _next_due(self) -> float:
+        last = self._detected_at if self._detected_at != float("-inf") else self._first_seen
+        if last == float("-inf"):
+            return float("inf")  # nothing seen yet: the first event sets the clock
+        interval = self.settings.detect_interval_s
+        return (last // interval + 1) * interval
 
     def tick(self, batch: Batch) -> None:
+        """With no events (the agent idle on wall time), a due pass still runs."""
         self._now = batch.now
-        graph = self.graph
-        if graph.version != self._detected_version and (
-                batch.now - self._detected_at >= self.settings.detect_interval_s
-                or graph.new_ties >= self.settings.detect_after_ties):
+        if self._changed() and batch.now >= self._next_due:
             self.detect(batch)
-        if (graph.version != self._saved_version
+        if (self.graph.version != self._saved_version
                 and batch.now - self._saved_at >= self.settings.snapshot_interval_s):
             self.dirty = True
 
@@ -171,8 +196,10 @@ class RingStage:
         self.dirty = False
 
     # -- detection ----------------------------------------------------------------------
-    def detect(self, batch: Batch) -> list[Ring]:
-        """A full pass: expire, find rings, raise findings and upsert changed rows."""
+    def detect(self, batch: Batch, now: float | None = None) -> list[Ring]:
+        """A full pass at `now` (default the batch's time): expire, find rings, raise
+        findings and upsert changed rows."""
+        now = batch.now if now is None else now
         graph = self.graph
         graph.expire()
         rings = find_rings(graph, self.settings, self.scores)
@@ -186,7 +213,7 @@ class RingStage:
                 ring_id = founding_id(ring.members, {*previous, *current})
             known = self._known(ring_id, ring, before)
             if before is None or known.peak > before.peak:
-                batch.findings.append(self._finding(batch.now, known, ring, before is None))
+                batch.findings.append(self._finding(now, known, ring, before is None))
             if before is None or known.row != before.row:
                 batch.upsert("rings", known.row)
             current[ring_id] = known
@@ -196,7 +223,7 @@ class RingStage:
             current[rid].peak != previous[rid].peak for rid in current)
         self.rings = current
         self.member_of = {m: ring for ring in current.values() for m in ring.members}
-        self._detected_at = batch.now
+        self._detected_at = now
         graph.new_ties = 0
         self._detected_version = graph.version
         if reshaped:

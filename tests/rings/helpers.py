@@ -71,4 +71,7 @@ def run(stage: RingStage, events: Iterable[Event], now: float | None = None,
 
 
 def new_stage(**settings: Any) -> RingStage:
+    """A stage whose passes the test runs itself (`run(detect=True)`), unless the test
+    sets `detect_interval_s` to see passes happen at event-time boundaries."""
+    settings.setdefault("detect_interval_s", 30 * 86400)
     return RingStage(RingSettings(**settings))

@@ -137,41 +137,50 @@ def test_member_weight_is_configurable() -> None:
     assert 0 < batch.reasons[0][0].weight <= 10
 
 
-def test_detection_runs_in_tick_at_most_every_interval() -> None:
+def test_passes_run_at_event_time_boundaries_whatever_the_batching() -> None:
     from ottwatch.pipeline import Batch
 
-    stage = new_stage(detect_interval_s=60, detect_after_ties=10_000)
     crew = members("crew", 8)
-    first = Batch(events=list(ring(crew[:5])), now=START + 10)
+    stream = [*background(30), *ring(crew[:5], START + 10),
+              *[event(u, START + 70 + n, "play") for n, u in enumerate(crew[:5])],
+              *ring(crew[5:], START + 130), *[event(crew[0], START + 200, "play")]]
+
+    def replay(size: int) -> tuple[list[str], list[list[str]]]:
+        stage = new_stage(detect_interval_s=60)
+        titles, codes = [], []
+        for start in range(0, len(stream), size):
+            part = stream[start:start + size]
+            batch = Batch(events=part, now=part[-1].ts)
+            stage.process(batch)
+            stage.tick(batch)
+            titles += [f.title for f in batch.findings]
+            codes += [[r.code for r in reasons] for reasons in batch.reasons]
+        return titles, codes
+
+    whole, by_three, one_by_one = replay(len(stream)), replay(3), replay(1)
+    assert whole == by_three == one_by_one
+    titles, codes = whole
+    assert len(titles) == 2 and titles[0].startswith("New fraud ring")
+    assert titles[1].endswith("grew to 8")
+    plays = codes[65:70]  # the founders' plays after the first boundary (60 background)
+    assert all(c == ["ring.member"] for c in plays)
+    assert codes[-1] == ["ring.member"]
+
+
+def test_an_idle_tick_runs_a_due_pass() -> None:
+    from ottwatch.pipeline import Batch
+
+    stage = new_stage(detect_interval_s=60)
+    first = Batch(events=list(ring(members("crew", 8), START + 5)), now=START + 20)
     stage.process(first)
-    stage.tick(first)  # never detected: due at once
-    assert len(first.findings) == 1
-
-    second = Batch(events=list(ring(crew[5:], START + 20)), now=START + 30)
-    stage.process(second)
-    stage.tick(second)
-    assert second.findings == []  # 20 s after the last pass
-
-    idle = Batch(events=[], now=START + 71)
+    stage.tick(first)
+    assert first.findings == []  # the boundary (START + 60) has not come
+    idle = Batch(events=[], now=START + 61)
     stage.tick(idle)
-    assert [f.title for f in idle.findings] == [f"Ring {first.findings[0].ring_id} grew to 8"]
-
+    assert len(idle.findings) == 1
     quiet = Batch(events=[], now=START + 500)
     stage.tick(quiet)
     assert quiet.findings == [] and quiet.upserts == {}  # nothing changed: no pass
-
-
-def test_enough_new_ties_bring_detection_forward() -> None:
-    from ottwatch.pipeline import Batch
-
-    stage = new_stage(detect_interval_s=3600, detect_after_ties=6)
-    first = Batch(events=list(background(10)), now=START + 10)
-    stage.process(first)
-    stage.tick(first)
-    batch = Batch(events=list(ring(members("crew", 8), START + 20)), now=START + 30)
-    stage.process(batch)
-    stage.tick(batch)
-    assert len(batch.findings) == 1
 
 
 def test_ties_expire_after_the_window() -> None:

@@ -96,10 +96,11 @@ def test_state_is_bounded_past_every_cap() -> None:
 
 
 def test_the_pipeline_saves_state_and_feeds_member_scores() -> None:
-    stage = new_stage(snapshot_interval_s=0)
-    pipeline = Pipeline([stage], sinks=[RingScoreSink(stage)])
+    stage = new_stage(snapshot_interval_s=0, detect_interval_s=60)
+    pipeline = Pipeline([stage], sinks=[RingScoreSink(stage)], persist_every_s=0)
     crew = members("crew", 8)
-    first = pipeline.run(list(ring(crew)), now=START + 10)
+    assert pipeline.run(list(ring(crew)), now=START + 10).findings == []
+    first = pipeline.tick(START + 60)  # the boundary passes with the agent idle
     assert first.findings and first.upserts["rings"]
     [state] = first.upserts["stage_state"]
     assert state["name"] == "rings" and orjson.loads(state["state"])["rings"]
@@ -136,17 +137,18 @@ def rows_risk(batch) -> float:
 def test_state_is_saved_when_rings_change_else_at_the_interval() -> None:
     from ottwatch.pipeline import Batch
 
-    stage = new_stage(snapshot_interval_s=300)
+    stage = new_stage(snapshot_interval_s=300, detect_interval_s=60)
     crew = members("crew", 8)
-    founded = Batch(events=list(ring(crew)), now=START + 10)
-    stage.process(founded)
+    arrived = Batch(events=list(ring(crew)), now=START + 10)
+    stage.process(arrived)
+    founded = Batch(events=[], now=START + 60)
     stage.tick(founded)
     assert founded.findings and stage.dirty
     stage.snapshot()
     stage.dirty = False
 
-    active = Batch(events=[event("crew-00", START + 100, "play", device_id=RING_DEVICE)],
-                   now=START + 100)
+    active = Batch(events=[event("crew-00", START + 130, "play", device_id=RING_DEVICE)],
+                   now=START + 130)
     stage.process(active)
     stage.tick(active)  # a pass ran (the row's last_seen moved) but no ring changed shape
     assert active.upserts["rings"] and not stage.dirty
