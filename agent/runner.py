@@ -12,19 +12,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from agent.commands import CommandPoller, Handler
 from agent.loop import Agent, AgentStats
+from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
 from agent.sources.base import Source
 from agent.sources.filetail import FileTailSource
 from agent.sources.recorded import RecordedSource
 from agent.sources.sockets import SocketSource
 from ottwatch.clock import Clock, EventClock, WallClock
-from ottwatch.config import Config, ConfigError, load_config
+from ottwatch.config import Config, ConfigError, load_config, mask_url
 from ottwatch.logs import setup_logging
+from ottwatch.scoring import AdaptiveScorer
 from ottwatch.stages import build_pipeline
+from ottwatch.thresholds_learning import relearn
 from storage import open_database
 from storage.heartbeat import beat
 from storage.queries import load_stage_states
+from storage.retention import RetentionJob
 
 log = logging.getLogger("ottwatch.agent")
 
@@ -138,6 +143,32 @@ class AgentService:
             "last_event_ts": stats.last_event_ts,
         })
 
+    def _jobs(self) -> Scheduler:
+        """Work the agent does beside ingesting, each off the ingest path."""
+        assert self.engine is not None and self.agent is not None
+        engine, config, agent = self.engine, self.config, self.agent
+        scheduler = Scheduler()
+        retention = RetentionJob(engine, config.retention, config.storage.retention_days)
+        scheduler.add(Job("retention", retention.run, every_s=config.retention.interval_s),
+                      run_now=True)
+        scorer = agent.pipeline.scorer
+        if isinstance(scorer, AdaptiveScorer):
+            scheduler.add(Job("thresholds", lambda: relearn(engine, scorer, now=time.time()),
+                              daily_at="03:00"))
+        poller = CommandPoller(engine, self.command_handlers(scheduler))
+        scheduler.add(Job("commands", poller.run_once, every_s=1.0))
+        return scheduler
+
+    def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
+        def run_job(args: dict[str, object]) -> dict[str, object]:
+            name = str(args.get("job", ""))
+            if name not in scheduler.jobs:
+                raise ValueError(f"no job {name!r}; jobs: {', '.join(sorted(scheduler.jobs))}")
+            result = scheduler.jobs[name].run()
+            return {"job": name, "result": result if isinstance(result, dict) else str(result)}
+
+        return {"run-job": run_job}
+
     async def run(self) -> AgentStats:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
@@ -150,10 +181,16 @@ class AgentService:
         self.agent = make_agent(self.config, self.engine, self.sources.all(), WallClock())
         self.agent.on_idle.append(self._on_idle)
         self.agent.after_commit.append(lambda *_: self._on_idle())
+        self.scheduler = self._jobs()
+        jobs = asyncio.create_task(self.scheduler.run(self.stop))
         self._heartbeat()
-        self.notifier.ready(f"ingesting into {self.engine.url.render_as_string()}")
+        self.notifier.ready(f"ingesting into {mask_url(self.config.storage.url)}")
         log.info("agent ready (pid %d)", os.getpid())
-        stats = await self.agent.run(self.stop)
+        try:
+            stats = await self.agent.run(self.stop)
+        finally:
+            self.stop.set()
+            await jobs
         self._heartbeat()
         log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
         return stats
