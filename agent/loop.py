@@ -82,7 +82,7 @@ class Agent:
         clock: Clock,
         *,
         batch_size: int = 1000,
-        batch_latency: float = 0.05,
+        batch_latency: float | None = 0.05,
         max_line: int = 64 * 1024,
         quarantine_head: int = 4096,
         queue_chunks: int = 64,
@@ -169,21 +169,40 @@ class Agent:
         else:
             chunks.append(queue.get_nowait())
         lines = len(chunks[0].lines)
-        deadline = time.monotonic() + self.batch_latency
+        # No latency bound (replay): batches close by size alone, so their boundaries,
+        # and with them the event clock, do not depend on how fast the input arrives.
+        deadline = None if self.batch_latency is None else time.monotonic() + self.batch_latency
         while lines < self.batch_size:
             if queue.empty():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or all(t.done() for t in tasks):
-                    break
-                try:
-                    chunk = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
+                chunk = await self._next_chunk(queue, tasks, deadline)
+                if chunk is None:
                     break
             else:
                 chunk = queue.get_nowait()
             chunks.append(chunk)
             lines += len(chunk.lines)
         return chunks
+
+    @staticmethod
+    async def _next_chunk(queue: asyncio.Queue[Chunk], tasks: list[asyncio.Task],
+                          deadline: float | None) -> Chunk | None:
+        """The next chunk, or None when the deadline passes or every source is done."""
+        running = [t for t in tasks if not t.done()]
+        if not running:
+            return None
+        timeout = None if deadline is None else deadline - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            return None
+        getter = asyncio.create_task(queue.get())
+        done, _ = await asyncio.wait({getter, *running}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        try:
+            return await getter  # it may have completed while being cancelled
+        except asyncio.CancelledError:
+            return None if queue.empty() else queue.get_nowait()
 
     def flush(self) -> None:
         """Wait for the commit in flight; re-raises its error."""

@@ -76,7 +76,9 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
         sources,
         clock,
         batch_size=config.storage.batch_size,
-        batch_latency=config.storage.batch_latency_ms / 1000,
+        # On event time, batches close by size alone: the same input, the same batches.
+        batch_latency=None if isinstance(clock, EventClock)
+        else config.storage.batch_latency_ms / 1000,
         max_line=config.ingest.max_line_bytes,
         quarantine_head=config.ingest.quarantine_raw_bytes,
         queue_chunks=config.ingest.queue_chunks,
@@ -87,9 +89,12 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
 class AgentService:
     """`ottwatch agent`: runs until SIGTERM/SIGINT, reloads on SIGHUP."""
 
-    def __init__(self, config: Config, config_path: str | None = None) -> None:
+    def __init__(self, config: Config, config_path: str | None = None,
+                 overrides: Callable[[Config], None] = lambda _config: None) -> None:
+        """`overrides` re-applies the command line's settings to a reloaded config."""
         self.config = config
         self.config_path = config_path
+        self.overrides = overrides
         self.notifier = Notifier()
         self.stop = asyncio.Event()
         self.engine: Engine | None = None
@@ -111,6 +116,7 @@ class AgentService:
     def _on_reload(self) -> None:
         try:
             fresh = load_config(self.config_path)
+            self.overrides(fresh)
         except ConfigError as exc:
             log.error("SIGHUP: config not reloaded: %s", exc)
             return

@@ -55,7 +55,7 @@ class StorageConfig(Section):
 class IngestConfig(Section):
     max_line_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     quarantine_raw_bytes: int = Field(4096, ge=64, le=1024 * 1024)
-    queue_chunks: int = Field(64, ge=1)
+    queue_chunks: int = Field(16, ge=1)  # × 256 KiB read blocks: what a stop must drain
 
 
 class SourcesConfig(Section):

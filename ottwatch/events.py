@@ -112,8 +112,11 @@ def parse_timestamp(value: Any) -> tuple[float, str] | Rejection:
             return moment.timestamp(), value
         if len(value) == 20:
             return moment.timestamp(), value[:-1] + ".000000Z"
-    moment = moment.astimezone(UTC)
-    return moment.timestamp(), format_ts(moment)
+    try:
+        moment = moment.astimezone(UTC)
+        return moment.timestamp(), format_ts(moment)
+    except (OverflowError, ValueError):
+        return Rejection("bad_timestamp", f"outside the representable range: {value[:40]!r}")
 
 
 def format_ts(moment: datetime) -> str:

@@ -38,7 +38,7 @@ from storage.writer import SourcePosition
 
 log = logging.getLogger("ottwatch.source.file")
 
-READ_BYTES = 1 << 20
+READ_BYTES = 256 << 10  # about one batch of lines
 FINGERPRINT = 64
 ROTATE_GRACE_S = 1.0
 SAFETY_POLL_S = 1.0

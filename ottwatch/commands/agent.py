@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
-from ottwatch.commands.common import config_option, db_option, load, private_umask
-from ottwatch.config import ConfigError
+from ottwatch.commands.common import config_option, db_option, db_url, load, private_umask
+from ottwatch.config import Config, ConfigError
 from ottwatch.logs import setup_logging
 
 
@@ -33,16 +33,25 @@ def command(config_path: str | None, db: str | None, files: tuple[str, ...], tcp
     from agent.runner import AgentService
 
     private_umask()
-    config = load(config_path, db)
-    if files or tcp is not None or unix is not None:
-        config.sources.files = list(files)
-        config.sources.tcp = tcp or ""
-        config.sources.unix = unix or ""
-        config.sources.stdin = "-" in files
-    if poll is not None:
-        config.sources.poll = poll
-    setup_logging(log_level or config.log.level)
-    service = AgentService(config, config_path)
+
+    def overrides(config: Config) -> None:
+        """The command line wins over the file, at start and on every SIGHUP."""
+        if db:
+            config.storage.url = db_url(db)
+        if files or tcp is not None or unix is not None:
+            config.sources.files = list(files)
+            config.sources.tcp = tcp or ""
+            config.sources.unix = unix or ""
+            config.sources.stdin = "-" in files
+        if poll is not None:
+            config.sources.poll = poll
+        if log_level:
+            config.log.level = log_level  # type: ignore[assignment]
+
+    config = load(config_path)
+    overrides(config)
+    setup_logging(config.log.level)
+    service = AgentService(config, config_path, overrides)
     try:
         asyncio.run(service.run())
     except ConfigError as exc:

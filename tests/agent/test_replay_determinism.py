@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agent.runner import make_agent
 from agent.sources.base import Chunk
 from fixtures.generator import generate
@@ -71,11 +69,6 @@ class PacedSource:
             await queue.put(Chunk(chunk.source, list(chunk.lines)))
 
 
-@pytest.mark.xfail(reason="agent/loop.py Agent._collect closes a batch `batch_latency` after "
-                          "its first line even in replay (EventClock): when a source is slower "
-                          "than that (a gzip file, stdin, the next file), batch boundaries and so "
-                          "the event-clock `now` of each batch (ingested_at, received_at, stage "
-                          "timers) depend on wall-clock pace", strict=True)
 def test_replay_does_not_depend_on_how_fast_the_input_arrives(tmp_path: Path) -> None:
     lines = list(generate(900, seed=43, users=50))
     chunks, offset = [], 0

@@ -101,11 +101,6 @@ def test_sighup_reloads_log_level_and_files(
     db.assert_stored_once([orjson.loads(line)["event_id"] for line in lines])
 
 
-@pytest.mark.xfail(reason="agent/runner.py AgentService._on_reload rebuilds the config from "
-                          "the file alone: the command line's FILES/--tcp/--unix, --db and "
-                          "--log-level are dropped on SIGHUP (patterns replaced by the file's, "
-                          "a spurious '[storage] url changed' warning, the log level reset)",
-                   strict=True)
 def test_sighup_keeps_command_line_overrides(
         tmp_path: Path, agent_process: Callable[..., Any], open_db: Any) -> None:
     folder = tmp_path / "logs"
