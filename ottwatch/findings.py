@@ -1,52 +1,54 @@
-"""Findings (deadlines, rings, drift) become alert records.
+"""Findings (regulation deadlines and their early warnings, rings, drift, agent
+health) become alerts. The alert sink (`ottwatch.alerts.AlertSink`) groups them
+with the alerting assessments, routes and delivers them; these helpers give the
+alert a single finding starts, for tools and tests that record one directly.
 
-The alert id is derived from what the finding is about and when it fell due, so
-a replay of the same input yields the same alerts, and a finding raised twice
-(after a crash between raising and committing) is stored once.
+The alert id is derived from the group key and the episode's start, so a replay
+of the same input yields the same alerts, and a finding raised twice (after a
+crash between raising and committing) is stored once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from ottwatch.pipeline import Batch, Finding
+from ottwatch.alerts.grouping import Group, group_key, subject_kind
+from ottwatch.alerts.settings import AlertSettings
+from ottwatch.alerts.sink import AlertSink, alert_row, finding_item
+from ottwatch.pipeline import Finding
 
 
 def finding_subject(finding: Finding) -> str:
-    return finding.request_id or finding.ring_id or finding.user_id or "-"
+    labels = {"code": finding.code, "user_id": finding.user_id, "ring_id": finding.ring_id,
+              "request_id": finding.request_id}
+    kind = subject_kind(labels)
+    return str(labels[kind]) if kind else "-"
+
+
+def finding_group(finding: Finding, settings: AlertSettings | None = None) -> Group:
+    settings = settings or AlertSettings()
+    item = finding_item(finding, set())
+    group = Group.start(group_key(item.labels, settings.group_by), item, item.ts)
+    group.add(item, item.ts, top_events=settings.top_events,
+              max_event_ids=settings.max_event_ids)
+    return group
 
 
 def alert_id_for(finding: Finding) -> str:
-    key = f"{finding.code}|{finding_subject(finding)}|{finding.ts:.6f}"
-    return "al-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    """The id of the alert episode this finding starts."""
+    return finding_group(finding).alert_id
 
 
-def finding_to_alert(finding: Finding) -> dict[str, Any]:
-    return {
-        "alert_id": alert_id_for(finding),
-        "group_key": f"{finding.code}|{finding_subject(finding)}",
-        "created_at": finding.ts,
-        "updated_at": finding.ts,
-        "severity": finding.severity,
-        "codes": [finding.code],
-        "user_id": finding.user_id,
-        "ring_id": finding.ring_id,
-        "request_id": finding.request_id,
-        "regulation": finding.regulation,
-        "event_ids": finding.event_ids,
-        "count": 1,
-        "status": "open",
-        "title": finding.title,
-        "body": finding.detail,
-    }
+def finding_to_alert(finding: Finding, settings: AlertSettings | None = None) -> dict[str, Any]:
+    """The `alerts` row of the episode this finding starts."""
+    settings = settings or AlertSettings()
+    return alert_row(finding_group(finding, settings), settings.body_format)
 
 
-class FindingsRecorder:
-    """The simplest sink: every finding is recorded as an open alert."""
+class FindingsRecorder(AlertSink):
+    """The alert sink with default settings and no channels: findings and alerting
+    assessments are grouped and recorded, nothing is sent. `ottwatch.alerts.
+    build_alert_sink(config.alerts)` builds the configured, delivering one."""
 
-    name = "findings"
-
-    def consume(self, batch: Batch) -> None:
-        for finding in batch.findings:
-            batch.upsert("alerts", finding_to_alert(finding))
+    def __init__(self, settings: AlertSettings | None = None) -> None:
+        super().__init__(settings, (), deliver=False)
