@@ -1,0 +1,15 @@
+"""The stages whose columns the feature extractor reads (`geo`, `segment`), built
+fresh from the config, to replay stored events exactly as the live stage saw them."""
+
+from __future__ import annotations
+
+from ottwatch.config import Config
+from ottwatch.pipeline import Stage
+
+CONTEXT_STAGES = ("geo", "segments")
+
+
+def context_stages(config: Config) -> list[Stage]:
+    from ottwatch.stages import build_pipeline
+
+    return [stage for stage in build_pipeline(config).stages if stage.name in CONTEXT_STAGES]
