@@ -35,7 +35,9 @@ class LearningSettings(BaseModel):
 
     # Violation predictor (supervised).
     likely_threshold: float = Field(0.7, gt=0, lt=1)
-    likely_weight: float = Field(30.0, ge=0, le=100)
+    # Alone, a likely violation reaches the scorer's base review threshold (50); an
+    # anomaly alone does not, it adds to other weak signals.
+    likely_weight: float = Field(50.0, ge=0, le=100)
     min_positives: int = Field(10, ge=2)
     max_negatives: int = Field(100_000, ge=100)
 
