@@ -20,6 +20,8 @@ from agent.sources.base import Source
 from agent.sources.filetail import FileTailSource
 from agent.sources.recorded import RecordedSource
 from agent.sources.sockets import SocketSource
+from ottwatch.alerts.service import find_alert_sink, run_alerting
+from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock
 from ottwatch.config import Config, ConfigError, load_config, mask_url
 from ottwatch.logs import setup_logging
@@ -70,6 +72,8 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
                scoring: bool = True, checkpoint: bool = True) -> Agent:
     pipeline = build_pipeline(config, scoring=scoring)
     pipeline.restore(load_stage_states(engine))
+    if (alerts := find_alert_sink(pipeline)) is not None:
+        prepare_sink(alerts, engine)
     return Agent(
         engine,
         pipeline,
@@ -189,6 +193,9 @@ class AgentService:
         self.agent.after_commit.append(lambda *_: self._on_idle())
         self.scheduler = self._jobs()
         jobs = asyncio.create_task(self.scheduler.run(self.stop))
+        alerts = find_alert_sink(self.agent.pipeline)
+        alerting = None if alerts is None else asyncio.create_task(
+            run_alerting(self.engine, alerts, self.stop, send=True))
         self._heartbeat()
         self.notifier.ready(f"ingesting into {mask_url(self.config.storage.url)}")
         log.info("agent ready (pid %d)", os.getpid())
@@ -197,6 +204,8 @@ class AgentService:
         finally:
             self.stop.set()
             await jobs
+            if alerting is not None:
+                await alerting
         self._heartbeat()
         log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
         return stats
@@ -209,6 +218,7 @@ async def run_recorded(
     scoring: bool = True,
     on_progress: Callable[[Agent, RecordedSource], None] | None = None,
     clock: Clock | None = None,
+    send: bool = False,
 ) -> tuple[Agent, AgentStats]:
     """Replay recorded files through the same loop with an event-time clock."""
     engine = open_database(config.storage.url)
@@ -219,6 +229,18 @@ async def run_recorded(
     agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
     if on_progress is not None:
         agent.after_commit.append(lambda *_: on_progress(agent, source))
-    stats = await agent.run()
+    alerts = find_alert_sink(agent.pipeline)
+    if alerts is not None:
+        alerts.event_time = True  # items count at their own time: deterministic replay
+        alerts.deliver = send  # without --send: alerts recorded, no outbox rows
+    alerts_stop = asyncio.Event()
+    alerting = asyncio.create_task(run_alerting(engine, alerts, alerts_stop, send=True,
+                                                drain=True)) if alerts and send else None
+    try:
+        stats = await agent.run()
+    finally:
+        alerts_stop.set()
+        if alerting is not None:
+            await alerting
     engine.dispose()
     return agent, stats

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ottwatch.alerts.settings import AlertSettings
 from ottwatch.geo.settings import GeoSettings
 from ottwatch.regulations.settings import RegulationSettings
 from ottwatch.rings.settings import RingSettings
@@ -87,10 +88,8 @@ class GeoConfig(GeoSettings):
     feed_urls: list[str] = []
 
 
-class AlertsConfig(Section):
-    urls: list[str] = []
-    config_file: str = ""
-    min_level: Literal["low", "medium", "high", "critical"] = "high"
+class AlertsConfig(AlertSettings):
+    """`[alerts]`: keys and defaults in `ottwatch.alerts.settings.AlertSettings`."""
 
 
 class LogConfig(Section):
@@ -162,6 +161,7 @@ def _resolve_relative_paths(config: Config, base: Path) -> None:
 
     config.sources.files = [resolve(p) for p in config.sources.files]
     config.geo.anonymizer_lists = [resolve(p) for p in config.geo.anonymizer_lists]
+    config.alerts.config_file = resolve(config.alerts.config_file)
     for name in ("city_db", "asn_db", "anonymous_db"):
         setattr(config.geo, name, resolve(getattr(config.geo, name)))
     if config.storage.url.startswith("sqlite:///") and not config.storage.url.startswith(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ottwatch.alerts import export as alert_export
 from ottwatch.rings.export import rings
 from storage.queries import ASSESSMENTS, EVENTS, QUARANTINE, iter_rows
 
@@ -63,4 +64,5 @@ EXPORTS: dict[str, Exporter] = {
     "quarantine": quarantine,
     "assessments": assessments,
     "rings": rings,
+    "alerts": alert_export.alerts,
 }

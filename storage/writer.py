@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Insert, select
+from sqlalchemy import JSON, Connection, Engine, Insert, select
 from sqlmodel import SQLModel
 
 from ottwatch.events import Event
@@ -88,7 +88,7 @@ class BatchWriter:
             if engine.dialect.name == "postgresql" else
             "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
         )
-        self._upserts: dict[str, Insert] = {}
+        self._upserts: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}
         upsert = self._insert(CHECKPOINTS)
         self._checkpoint_stmt = upsert.on_conflict_do_update(
             index_elements=["source"],
@@ -139,19 +139,37 @@ class BatchWriter:
                 )
             for table, rows in (upserts or {}).items():
                 if rows:
-                    conn.execute(self._upsert(table), _last_per_key(table, rows))
+                    self._upsert_rows(conn, table, _last_per_key(table, rows))
 
-    def _upsert(self, name: str) -> Insert:
-        if name not in self._upserts:
+    def _upsert_rows(self, conn: Connection, name: str, rows: list[dict[str, Any]]) -> None:
+        """Rows grouped by the columns they carry, each group one compiled executemany."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        json_columns = self._json_columns(name)
+        for columns, group in groups.items():
+            bulk = self._upsert(name, columns)
+            conn.exec_driver_sql(bulk.sql, bulk.params(
+                tuple(_json_text(row[c]) if c in json_columns else row[c] for c in columns)
+                for row in group))
+
+    def _upsert(self, name: str, columns: tuple[str, ...]) -> BulkInsert:
+        key = (name, columns)
+        if key not in self._upserts:
             table = SQLModel.metadata.tables[name]
             keys = upsert_keys(name)
             skip = {*keys, *(c.name for c in table.primary_key.columns)}
-            stmt = self._insert(table)
-            self._upserts[name] = stmt.on_conflict_do_update(
-                index_elements=keys,
-                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in skip},
-            )
-        return self._upserts[name]
+            insert = self._insert(table)
+            updates = {c: insert.excluded[c] for c in columns if c not in skip}
+            stmt = (insert.on_conflict_do_update(index_elements=keys, set_=updates) if updates
+                    else insert.on_conflict_do_nothing(index_elements=keys))
+            self._upserts[key] = BulkInsert(self.engine, stmt, columns)
+        return self._upserts[key]
+
+    @staticmethod
+    def _json_columns(name: str) -> frozenset[str]:
+        table = SQLModel.metadata.tables[name]
+        return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
 
     def load_positions(self) -> dict[str, SourcePosition]:
         with self.engine.connect() as conn:

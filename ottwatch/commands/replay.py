@@ -59,6 +59,6 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
 
     with progress:
         agent, stats = asyncio.run(run_recorded(config, list(files), scoring=not ingest_only,
-                                                on_progress=on_progress))
+                                                on_progress=on_progress, send=send))
     if not quiet:
         Console().print(summary_table(stats, title=f"replay into {db}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ottwatch.findings import FindingsRecorder
+from ottwatch.alerts.service import build_alert_sink
 from ottwatch.pipeline import Pipeline, Sink, Stage
 
 if TYPE_CHECKING:  # the config imports the stages' settings
@@ -22,7 +22,7 @@ log = logging.getLogger("ottwatch.pipeline")
 def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     """The full pipeline for this config; `scoring=False` stores events only."""
     if not scoring:
-        return Pipeline([], assess=False, sinks=[FindingsRecorder()])
+        return Pipeline([], assess=False, sinks=[build_alert_sink(config.alerts)])
     from ottwatch.geo.setup import make_geo_stage
     from ottwatch.regulations.stage import ComplianceStage
     from ottwatch.rings.stage import RingScoreSink, RingStage
@@ -45,6 +45,6 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
         rings,
         SegmentStage(SegmentSettings.from_scoring(config.scoring)),
     ]
-    sinks: list[Sink] = [RingScoreSink(rings), FindingsRecorder()]
+    sinks: list[Sink] = [RingScoreSink(rings), build_alert_sink(config.alerts)]
     return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
                     sinks=sinks, persist_every_s=config.storage.state_every_s)

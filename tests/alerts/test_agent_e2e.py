@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from ottwatch.alerts.store import create_silence, expire_silence
 from ottwatch.events import ts_to_text
@@ -23,7 +22,6 @@ def _append(log: Path, n: int, user: str) -> None:
         out.write(orjson.dumps(line) + b"\n")
 
 
-@pytest.mark.xfail(strict=True, reason="needs runner wiring")
 def test_the_agent_sends_alerts_and_honours_silences_made_while_it_runs(
         tmp_path: Path, agent_process: Callable[..., Any], open_db: Any, receiver: Receiver):
     db_path, log = tmp_path / "agent.db", tmp_path / "events.jsonl"

@@ -73,7 +73,8 @@ def test_assessments_follow_the_contract(replayed) -> None:
 def test_the_unfulfilled_dsar_is_overdue_at_its_deadline_in_event_time(replayed) -> None:
     db, scenario = replayed
     opened = next(p.record for p in scenario.planted if p.record["event_type"] == "dsar_request")
-    overdue = [a for a in export(db, "alerts") if "regulation.dsar_overdue" in a["codes"]]
+    overdue = [a for a in export(db, "alerts")
+               if "regulation.dsar_overdue" in a["codes"] and a["request_id"] == "req-x-dsar"]
     assert len(overdue) == 1
     alert = overdue[0]
     assert alert["request_id"] == "req-x-dsar" and alert["regulation"] == "GDPR"
