@@ -4,7 +4,6 @@ database of ten million events."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +13,11 @@ from storage.tables import (
     AlertRow,
     AssessmentRow,
     AuditRow,
-    DeliveryRow,
     EventRow,
     HeartbeatRow,
     LabelRow,
     ModelRow,
     RingRow,
-    SilenceRow,
     TimerRow,
     UserStateRow,
 )
@@ -29,12 +26,10 @@ A = AssessmentRow.__table__
 E = EventRow.__table__
 ALERTS = AlertRow.__table__
 AUDIT = AuditRow.__table__
-DELIVERIES = DeliveryRow.__table__
 HEARTBEAT = HeartbeatRow.__table__
 LABELS = LabelRow.__table__
 MODELS = ModelRow.__table__
 RINGS = RingRow.__table__
-SILENCES = SilenceRow.__table__
 TIMERS = TimerRow.__table__
 USERS = UserStateRow.__table__
 
@@ -156,32 +151,12 @@ def user_timers(engine: Engine, user_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query.limit(50)).mappings()]
 
 
-def alerts(engine: Engine, *, status: str | None = None, limit: int = 300
-           ) -> list[dict[str, Any]]:
-    query = select(ALERTS).order_by(ALERTS.c.created_at.desc()).limit(limit)
-    if status:
-        query = query.where(ALERTS.c.status == status)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def alert(engine: Engine, alert_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(ALERTS).where(ALERTS.c.alert_id == alert_id)).mappings().first()
-    return dict(row) if row else None
 
 
-def deliveries(engine: Engine, alert_id: str) -> list[dict[str, Any]]:
-    query = select(DELIVERIES).where(DELIVERIES.c.alert_id == alert_id).order_by(DELIVERIES.c.id)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def active_silences(engine: Engine, now: float | None = None) -> list[dict[str, Any]]:
-    now = time.time() if now is None else now
-    query = select(SILENCES).where(SILENCES.c.expires_at > now).order_by(SILENCES.c.expires_at)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query.limit(200)).mappings()]
 
 
 def rings(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:

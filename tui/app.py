@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 from storage import console
 from tui.help import HelpScreen
 from tui.statusbar import StatusBar
+from tui.views.alerts import AlertScreen, AlertsView
 from tui.views.audit import AuditView
 from tui.views.drilldown import DrillDown
 from tui.views.live import LiveView
@@ -25,6 +26,7 @@ REFRESH_S = 1.0
 # tab id, label, view class; the number keys follow this order
 VIEWS: tuple[tuple[str, str, type[Any]], ...] = (
     ("live", "Live", LiveView),
+    ("alerts", "Alerts", AlertsView),
     ("rings", "Rings", RingsView),
     ("regulations", "Regulations", RegulationsView),
     ("review", "Review", ReviewView),
@@ -65,6 +67,8 @@ class OttwatchApp(App[None]):
         self.refresh_views()
         if self.start_user:
             self.push_screen(DrillDown(self.engine, event_id=None, user_id=self.start_user))
+        if self.start_alert:
+            self.push_screen(AlertScreen(self.engine, self.start_alert))
 
     def refresh_views(self) -> None:
         active = self.query_one(TabbedContent).active

@@ -4,9 +4,7 @@ reloads into its sink."""
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +13,7 @@ from sqlalchemy import Engine, func, select, update
 
 from ottwatch.alerts.silences import Silence, canonical_matchers
 from ottwatch.alerts.sink import LIVE, AlertSink
+from storage import operator
 from storage.tables import AlertRow, AuditRow, DeliveryRow, SilenceRow
 
 log = logging.getLogger("ottwatch.alerts")
@@ -31,10 +30,7 @@ MAX_SILENCES = 1000
 
 
 def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
+    return operator.actor()
 
 
 # -- what the agent reloads ------------------------------------------------------------
@@ -100,8 +96,7 @@ def prepare_sink(sink: AlertSink, engine: Engine, now: float | None = None) -> N
 # -- what the CLI changes ----------------------------------------------------------------
 def _audit(conn: Any, *, actor: str, action: str, target: str, detail: dict[str, Any],
            now: float) -> None:
-    conn.execute(AUDIT.insert().values(at=now, actor=actor, action=action, target=target,
-                                       detail=detail))
+    operator.audit(conn, action, target, detail, who=actor, at=now)
 
 
 def ack_alert(engine: Engine, alert_id: str, *, actor: str, note: str = "",

@@ -1,0 +1,207 @@
+"""Alerts: open, acked and silenced groups; acknowledge, silence, unsilence, open."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ottwatch.alerts import store
+from ottwatch.alerts.silences import Silence
+from tui.safe import clock, level_text, plain, visible
+from tui.views.live import LiveView
+from tui.views.tables import refill, selected_key
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_silence(text: str) -> tuple[float, str]:
+    """`2h maintenance of the CDN` -> (7200, "maintenance of the CDN")."""
+    duration, _, reason = text.strip().partition(" ")
+    match = DURATION.match(duration)
+    if match is None or not reason.strip():
+        raise ValueError("type a duration and a reason, e.g. `2h planned maintenance`")
+    return float(match.group(1)) * UNITS[match.group(2)], reason.strip()
+
+
+def subject_matchers(alert: dict[str, Any]) -> dict[str, str]:
+    """What a silence from this alert matches: its first code and its subject."""
+    matchers = {"code": (alert["codes"] or ["*"])[0]}
+    for label in ("ring_id", "request_id", "user_id"):
+        if alert.get(label):
+            matchers[label] = alert[label]
+            break
+    return matchers
+
+
+class AlertsView(Vertical):
+    BINDINGS = [
+        Binding("a", "ack", "Acknowledge"),
+        Binding("s", "silence", "Silence"),
+        Binding("u", "unsilence", "Unsilence"),
+    ]
+
+    def __init__(self, engine: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="alerts-summary")
+        table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("time", "severity", "status", "count", "code", "subject", "title")
+        yield table
+        yield Input(placeholder="silence for: DURATION REASON (e.g. 2h planned maintenance)",
+                    id="silence-input")
+
+    def on_mount(self) -> None:
+        self.query_one("#silence-input", Input).display = False
+
+    def refresh_data(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="alerts")
+    def _load(self) -> None:
+        rows = store.list_alerts(self.engine, limit=300)
+        silences = store.load_silences(self.engine)
+        self.app.call_from_thread(self._show, rows, silences)
+
+    def _show(self, rows: list[dict[str, Any]], silences: list[Silence]) -> None:
+        self.rows = {r["alert_id"]: r for r in rows}
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = "  ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        self.query_one("#alerts-summary", Static).update(
+            f"{summary or 'no alerts'}   {len(silences)} silence(s) in force   "
+            "(a ack, s silence, u unsilence, enter open)")
+        refill(self.query_one(DataTable), [
+            (clock(r["created_at"]), level_text(r["severity"]), r["status"], str(r["count"]),
+             plain(", ".join(r["codes"] or [])),
+             plain(r["ring_id"] or r["request_id"] or r["user_id"] or "-"), plain(r["title"]))
+            for r in rows], [r["alert_id"] for r in rows])
+
+    def _selected(self) -> dict[str, Any] | None:
+        key = selected_key(self.query_one(DataTable))
+        return self.rows.get(key) if key else None
+
+    def action_ack(self) -> None:
+        alert = self._selected()
+        if alert is None:
+            return
+        if store.ack_alert(self.engine, alert["alert_id"], actor=store.os_user()):
+            self.notify(f"acknowledged {visible(alert['alert_id'])}", markup=False)
+        self._load()
+
+    def action_silence(self) -> None:
+        if self._selected() is None:
+            return
+        box = self.query_one("#silence-input", Input)
+        box.value = ""
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#silence-input")
+    def _silence(self, message: Input.Submitted) -> None:
+        alert = self._selected()
+        try:
+            duration, reason = parse_silence(message.value)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        message.input.display = False
+        self.query_one(DataTable).focus()
+        if alert is None:
+            return
+        matchers = subject_matchers(alert)
+        store.create_silence(self.engine, matchers, duration_s=duration, reason=reason,
+                             actor=store.os_user())
+        described = " ".join(f"{k}={v}" for k, v in matchers.items())
+        self.notify(f"silenced {visible(described)} for {message.value.split()[0]}",
+                    markup=False)
+        self._load()
+
+    def action_unsilence(self) -> None:
+        alert = self._selected()
+        if alert is None:
+            return
+        labels = {**alert, "code": (alert["codes"] or [""])[0]}
+        ended = [s for s in store.load_silences(self.engine) if s.matches(labels)]
+        for silence in ended:
+            store.expire_silence(self.engine, silence.id, actor=store.os_user())
+        self.notify(f"ended {len(ended)} silence(s)", markup=False)
+        self._load()
+
+    @on(DataTable.RowSelected, "#alerts-table")
+    def _open(self, message: DataTable.RowSelected) -> None:
+        self.app.push_screen(AlertScreen(self.engine, str(message.row_key.value)))
+
+
+def alert_detail(alert: dict[str, Any], deliveries: list[dict[str, Any]]) -> Table:
+    table = Table(show_header=False, expand=True, title=f"alert {visible(alert['alert_id'])}",
+                  title_justify="left")
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    for key in ("severity", "status", "count", "codes", "user_id", "ring_id", "request_id",
+                "regulation", "title"):
+        if alert.get(key) not in (None, [], ""):
+            table.add_row(key, plain(alert[key]))
+    table.add_row("created / updated", f"{clock(alert['created_at'])} / "
+                                       f"{clock(alert['updated_at'])}")
+    table.add_row("body", Text(visible(alert["body"]).replace("\\x0a", "\n")))
+    for delivery in deliveries:
+        state = Text(delivery["state"], style="green" if delivery["state"] == "sent" else "red")
+        state.append(f"  attempts {delivery['attempts']}")
+        if delivery["last_error"]:
+            state.append(f"  last error: {visible(delivery['last_error'])}")
+        table.add_row(f"delivery {visible(delivery['channel'])}", state)
+    return table
+
+
+class AlertScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
+                Binding("e", "events", "Open its events")]
+
+    def __init__(self, engine: Any, alert_id: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.alert_id = alert_id
+        self.alert: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="alert-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True)
+    def load(self) -> None:
+        alert = store.get_alert(self.engine, self.alert_id)
+        deliveries = store.alert_deliveries(self.engine, self.alert_id) if alert else []
+        self.app.call_from_thread(self._show, alert, deliveries)
+
+    def _show(self, alert: dict[str, Any] | None, deliveries: list[dict[str, Any]]) -> None:
+        self.alert = alert
+        detail = self.query_one("#alert-detail", Static)
+        if alert is None:
+            detail.update(plain(f"no alert {self.alert_id}"))
+            return
+        detail.update(alert_detail(alert, deliveries))
+
+    def action_events(self) -> None:
+        if not self.alert or not self.alert["event_ids"]:
+            self.notify("this alert names no events", severity="warning")
+            return
+        self.app.post_message(LiveView.Open(self.alert["event_ids"][0],
+                                            self.alert.get("user_id") or ""))
