@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from ottwatch.commands.common import config_option, db_option, load
 from ottwatch.config import Config
 from ottwatch.events import ts_to_text
-from ottwatch.learning import registry
+from ottwatch.learning import MODEL_NAMES
 from ottwatch.learning.settings import LearningSettings
 from storage.tables import EventRow
 
@@ -77,7 +77,7 @@ def label_command(event_id: str, label: str | None, note: str, config_path: str 
 
 # -- retrain ------------------------------------------------------------------------------
 @click.command("retrain")
-@click.argument("model", type=click.Choice(["all", *registry.MODEL_NAMES]), default="all")
+@click.argument("model", type=click.Choice(["all", *MODEL_NAMES]), default="all")
 @click.option("--via-agent", is_flag=True,
               help="Ask the running agent to retrain (it uses its live sample) and wait.")
 @click.option("--timeout", type=float, default=600.0, show_default=True,
@@ -118,7 +118,7 @@ def _retrain_here(engine: Engine, config: Config, settings: LearningSettings, mo
     from ottwatch.learning.train import retrain_all
     from storage.queries import load_stage_states
 
-    names = list(registry.MODEL_NAMES) if model == "all" else [model]
+    names = list(MODEL_NAMES) if model == "all" else [model]
     sample = None
     state = load_stage_states(engine).get(LearningStage.name)
     if state is not None:  # the agent's reservoir, as of its last snapshot
@@ -179,6 +179,8 @@ def models_command(ctx: click.Context, as_json: bool, config_path: str | None,
     ctx.obj = {"config_path": config_path, "db": db}
     if ctx.invoked_subcommand is not None:
         return
+    from ottwatch.learning import registry
+
     _, engine, settings = _open(config_path, db)
     models = registry.list_models(engine)
     engine.dispose()
@@ -212,7 +214,7 @@ def _options(ctx: click.Context, config_path: str | None, db: str | None
 
 
 @models_command.command("promote")
-@click.argument("name", type=click.Choice(registry.MODEL_NAMES))
+@click.argument("name", type=click.Choice(MODEL_NAMES))
 @click.argument("version", type=int)
 @config_option
 @db_option
@@ -221,6 +223,7 @@ def promote_command(ctx: click.Context, name: str, version: int, config_path: st
                     db: str | None) -> None:
     """Make NAME VERSION active, if it is not worse than the active version on the same
     held-out split (refused otherwise, with the numbers)."""
+    from ottwatch.learning import registry
     from ottwatch.learning.train import promote
 
     config, engine, settings = _open(*_options(ctx, config_path, db))
@@ -240,13 +243,15 @@ def promote_command(ctx: click.Context, name: str, version: int, config_path: st
 
 
 @models_command.command("rollback")
-@click.argument("name", type=click.Choice(registry.MODEL_NAMES))
+@click.argument("name", type=click.Choice(MODEL_NAMES))
 @config_option
 @db_option
 @click.pass_context
 def rollback_command(ctx: click.Context, name: str, config_path: str | None,
                      db: str | None) -> None:
     """Restore the version of NAME that was active before the current one."""
+    from ottwatch.learning import registry
+
     _, engine, _ = _open(*_options(ctx, config_path, db))
     try:
         old, new = registry.rollback(engine, name, now=time.time(), actor=_actor())

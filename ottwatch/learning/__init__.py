@@ -9,3 +9,5 @@ retrain triggers and drift checks.
 - `drift`: PSI and KS against the training baseline
 - `runtime.LearningRuntime`: the agent side (loading, triggers, commands)
 """
+
+MODEL_NAMES = ("ensemble", "predictor")

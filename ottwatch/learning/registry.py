@@ -15,13 +15,13 @@ from typing import Any
 import joblib
 from sqlalchemy import Engine, func, select, update
 
+from ottwatch.learning import MODEL_NAMES
 from ottwatch.learning.features import FEATURE_VERSION, FEATURES
 from storage.operator import audit
 from storage.tables import AuditRow, ModelRow
 
 MODELS = ModelRow.__table__
 AUDIT = AuditRow.__table__
-MODEL_NAMES = ("ensemble", "predictor")
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
 PROMOTE, ROLLBACK = "model.promote", "model.rollback"
 SYSTEM_ACTOR = "ottwatch"
