@@ -24,6 +24,8 @@ from ottwatch.alerts.service import find_alert_sink, run_alerting
 from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock
 from ottwatch.config import Config, ConfigError, load_config, mask_url
+from ottwatch.learning.context import context_stages
+from ottwatch.learning.runtime import LearningRuntime, learning_stage
 from ottwatch.logs import setup_logging
 from ottwatch.scoring import AdaptiveScorer
 from ottwatch.stages import build_pipeline
@@ -74,6 +76,8 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
     pipeline.restore(load_stage_states(engine))
     if (alerts := find_alert_sink(pipeline)) is not None:
         prepare_sink(alerts, engine)
+    if (stage := learning_stage(pipeline)) is not None:  # score with the active models
+        LearningRuntime(engine, stage, context=lambda: context_stages(config)).load_models()
     return Agent(
         engine,
         pipeline,
@@ -165,7 +169,15 @@ class AgentService:
         if isinstance(scorer, AdaptiveScorer):
             scheduler.add(Job("thresholds", lambda: relearn(engine, scorer, now=time.time()),
                               daily_at="03:00"))
-        poller = CommandPoller(engine, self.command_handlers(scheduler))
+        handlers = self.command_handlers(scheduler)
+        stage = learning_stage(agent.pipeline)
+        if stage is not None:
+            learning = LearningRuntime(engine, stage,
+                                       context=lambda: context_stages(self.config))
+            scheduler.add(Job("learning", learning.tick,
+                              every_s=stage.settings.check_interval_s))
+            handlers.update(learning.handlers())  # retrain / promote / rollback
+        poller = CommandPoller(engine, handlers)
         scheduler.add(Job("commands", poller.run_once, every_s=1.0))
         return scheduler
 

@@ -10,7 +10,7 @@ import click
 
 COMMAND_MODULES = (
     "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
-    "regulations", "rings", "alerts",
+    "regulations", "rings", "alerts", "learning",
     "config",
     "systemd", "fixtures",
 )

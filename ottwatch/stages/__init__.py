@@ -24,6 +24,8 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     if not scoring:
         return Pipeline([], assess=False, sinks=[build_alert_sink(config.alerts)])
     from ottwatch.geo.setup import make_geo_stage
+    from ottwatch.learning.settings import LearningSettings
+    from ottwatch.learning.stage import LearningStage
     from ottwatch.regulations.stage import ComplianceStage
     from ottwatch.rings.stage import RingScoreSink, RingStage
     from ottwatch.scoring import AdaptiveScorer, ScoringSettings
@@ -45,6 +47,9 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
         rings,
         SegmentStage(SegmentSettings.from_scoring(config.scoring)),
     ]
+    learning = LearningSettings.from_scoring(config.scoring)
+    if learning.enabled:  # last: it reads every rule's reasons, `geo` and `segment`
+        stages.append(LearningStage(learning))
     sinks: list[Sink] = [RingScoreSink(rings), build_alert_sink(config.alerts)]
     return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
                     sinks=sinks, persist_every_s=config.storage.state_every_s)
