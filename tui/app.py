@@ -17,6 +17,7 @@ from tui.views.alerts import AlertScreen, AlertsView
 from tui.views.audit import AuditView
 from tui.views.drilldown import DrillDown
 from tui.views.live import LiveView
+from tui.views.models import ModelsView
 from tui.views.regulations import RegulationsView
 from tui.views.review import ReviewView
 from tui.views.rings import RingsView
@@ -29,6 +30,7 @@ VIEWS: tuple[tuple[str, str, type[Any]], ...] = (
     ("alerts", "Alerts", AlertsView),
     ("rings", "Rings", RingsView),
     ("regulations", "Regulations", RegulationsView),
+    ("models", "Models", ModelsView),
     ("review", "Review", ReviewView),
     ("audit", "Audit", AuditView),
 )
