@@ -74,5 +74,6 @@ def test_models_trained_from_the_database_score_in_the_agent(tmp_path: Path) -> 
           f"{PREDICTION_CODE}, {len(flagged - second.planted)} other events")
     assert len(found) >= 0.8 * len(second.planted)
     assert len(flagged - second.planted - first.planted) <= 0.002 * len(rows)
-    assert learning_stage(make_agent(config, engine, [], EventClock()).pipeline) is None
+    agent_stage = learning_stage(make_agent(config, engine, [], EventClock()).pipeline)
+    assert agent_stage is not None and agent_stage.versions == {"ensemble": 1, "predictor": 1}
     engine.dispose()

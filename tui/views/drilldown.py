@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -28,6 +29,8 @@ def reasons_table(assessment: dict[str, Any] | None) -> Table:
     for reason in assessment["reasons"] or []:
         table.add_row(plain(reason.get("code")), f"{reason.get('weight', 0):.0f}",
                       Text(visible(reason.get("detail", ""))))
+    if not assessment["reasons"]:
+        table.add_row("-", "", Text("no detector fired", style="dim"))
     table.caption = (f"score {assessment['score']:.0f}  level {assessment['level']}  "
                      f"decision {assessment['decision']}  threshold {assessment['threshold']:.0f}")
     return table
@@ -46,7 +49,8 @@ def event_table(event: dict[str, Any] | None) -> Table:
         if event.get(key) is not None:
             table.add_row(key, plain(event[key]))
     if event.get("extra_metadata"):
-        table.add_row("extra_metadata", Text(visible(event["extra_metadata"])))
+        table.add_row("extra_metadata",
+                      Text(visible(orjson.dumps(event["extra_metadata"]).decode())))
     return table
 
 
