@@ -279,7 +279,7 @@ class Agent:
     ) -> None:
         events, assessments, findings = batch.events, batch.assessments, batch.findings
         self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
-                          positions=positions, now=self.clock.now(), upserts=batch.upserts)
+                          positions=positions, now=batch.now, upserts=batch.upserts)
         committed = time.perf_counter()
         for read_at, count in marks:
             self.stats.record_latency(committed - read_at, count)

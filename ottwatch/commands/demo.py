@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.resources
+import os
 import sys
 import tempfile
 import threading
@@ -19,88 +21,142 @@ from rich.text import Text
 from ottwatch.commands.common import load, private_umask
 from ottwatch.summary import summary_table
 
+FIXTURES = Path(str(importlib.resources.files("fixtures")))
+
+
+class LogWriter(threading.Thread):
+    """Appends the demo's lines to the log at a steady rate, as a live service would."""
+
+    def __init__(self, path: Path, lines: list[bytes], rate: int) -> None:
+        super().__init__(daemon=True, name="ottwatch-demo-writer")
+        self.path, self.lines, self.rate = path, lines, rate
+        self.written = 0
+        self.done = threading.Event()
+        self.cancel = threading.Event()
+
+    def run(self) -> None:
+        step = max(1, self.rate // 20)
+        with open(self.path, "ab") as out:
+            for start in range(0, len(self.lines), step):
+                if self.cancel.is_set():
+                    break
+                part = self.lines[start:start + step]
+                out.write(b"\n".join(part) + b"\n")
+                out.flush()
+                self.written += len(part)
+                time.sleep(len(part) / self.rate)
+        self.done.set()
+
+
+class Heartbeat:
+    """The demo's agent says it is alive, as `ottwatch agent` does, for the status bar."""
+
+    def __init__(self, engine, agent, every_s: float = 2.0) -> None:  # noqa: ANN001
+        self.engine, self.agent, self.every_s = engine, agent, every_s
+        self.started = time.time()
+        self.last = 0.0
+
+    def __call__(self, *_: object) -> None:
+        from storage.heartbeat import beat
+
+        if time.monotonic() - self.last >= self.every_s:
+            self.last = time.monotonic()
+            beat(self.engine, "agent", pid=os.getpid(), started_at=self.started,
+                 info={"stored": self.agent.stats.stored,
+                       "quarantined": self.agent.stats.quarantined})
+
 
 @click.command("demo")
-@click.option("-n", "--events", default=20_000, show_default=True, help="Events to stream.")
+@click.option("-n", "--events", default=20_000, show_default=True,
+              help="Ordinary events to stream (planted fraud and compliance cases come on top).")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database here (default: a new temporary folder).")
-@click.option("--rate", default=5000, show_default=True, help="Lines written per second.")
+@click.option("--rate", default=2000, show_default=True, help="Lines written per second.")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--headless", is_flag=True, help="Summary only, no live display (scripts, CI).")
+@click.option("--headless", is_flag=True,
+              help="No console: a progress line and a summary (scripts, CI). Automatic when "
+                   "not on a terminal.")
 def command(events: int, folder: str | None, rate: int, seed: int, headless: bool) -> None:
-    """Write a realistic synthetic OTT log while the real agent tails it into SQLite,
-    showing live progress, then a summary."""
+    """Stream a realistic synthetic OTT log (with planted fraud and compliance cases)
+    while the real agent tails it into SQLite; on a terminal the console opens on it."""
     from agent.runner import make_agent
     from agent.sources.filetail import FileTailSource
-    from fixtures.generator import generate
+    from fixtures.scenarios import merged_lines
     from ottwatch.clock import WallClock
     from storage import open_database
 
     private_umask()
-    headless = headless or not sys.stdout.isatty()
+    headless = headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     where = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="ottwatch-demo-"))
     where.mkdir(parents=True, exist_ok=True)
     log_path, db_path = where / "events.jsonl", where / "ottwatch.db"
-    log_path.unlink(missing_ok=True)
+    for stale in (log_path, db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        stale.unlink(missing_ok=True)
     log_path.touch(mode=0o600)
     config = load(None, str(db_path))
-    config.storage.batch_latency_ms = 50
+    config.geo.city_db = str(FIXTURES / "data" / "GeoLite2-City.mmdb")
+    config.geo.anonymizer_lists = [str(FIXTURES / "anonymizers.txt")]
     engine = open_database(config.storage.url)
-    written = {"lines": 0, "done": False}
-
-    def writer() -> None:
-        batch = max(1, rate // 20)
-        with open(log_path, "ab") as out:
-            lines = generate(events, seed=seed, users=max(50, events // 20), bad_ratio=0.002)
-            pending: list[bytes] = []
-            for line in lines:
-                pending.append(line)
-                if len(pending) >= batch:
-                    out.write(b"\n".join(pending) + b"\n")
-                    out.flush()
-                    written["lines"] += len(pending)
-                    pending.clear()
-                    time.sleep(batch / rate)
-            if pending:
-                out.write(b"\n".join(pending) + b"\n")
-                written["lines"] += len(pending)
-        written["done"] = True
-
+    _, lines = merged_lines(background=events, seed=seed, users=max(50, events // 20),
+                            bad_ratio=0.002)
+    writer = LogWriter(log_path, lines, rate)
     source = FileTailSource([str(log_path)], {}, max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], WallClock())
-    stop = asyncio.Event()
+    agent.after_commit.append(Heartbeat(engine, agent))
     console = Console()
 
-    def view() -> Group:
-        stats = agent.stats
-        elapsed = max(stats.elapsed, 1e-6)
-        table = Table.grid(padding=(0, 2))
-        table.add_row("written", f"{written['lines']:,} / {events:,} lines")
-        table.add_row("stored", f"{stats.stored:,} events")
-        table.add_row("quarantined", f"{stats.quarantined:,} lines")
-        table.add_row("rate", f"{stats.stored / elapsed:,.0f} events/s")
-        return Group(Text(f"ottwatch demo: tailing {log_path}", style="bold"), table)
-
-    async def main() -> None:
-        thread = threading.Thread(target=writer, daemon=True)
-        thread.start()
-        task = asyncio.create_task(agent.run(stop))
-        live = Live(view(), console=console, refresh_per_second=8, transient=True)
-        with live if not headless else contextlib.nullcontext():
-            while True:
-                await asyncio.sleep(0.1)
-                if not headless:
-                    live.update(view())
-                done = written["done"] and agent.stats.lines >= written["lines"]
-                if done and source.caught_up.is_set():
-                    break
-                if task.done():
-                    break
-        stop.set()
-        await task
-
-    asyncio.run(main())
+    if headless:
+        asyncio.run(_run_headless(agent, source, writer, console, log_path))
+    else:
+        _run_with_console(agent, writer, engine, db_path)
     console.print(summary_table(agent.stats, title="ottwatch demo"))
     console.print(f"database: {db_path}\nlog:      {log_path}")
-    console.print(f"next:     ottwatch export --db {db_path} --what quarantine --format csv")
+    console.print(f"next:     ottwatch tui --db {db_path}")
+
+
+def _progress(agent, writer: LogWriter, log_path: Path) -> Group:  # noqa: ANN001
+    stats = agent.stats
+    table = Table.grid(padding=(0, 2))
+    table.add_row("written", f"{writer.written:,} / {len(writer.lines):,} lines")
+    table.add_row("stored", f"{stats.stored:,} events")
+    table.add_row("quarantined", f"{stats.quarantined:,} lines")
+    table.add_row("rate", f"{stats.stored / max(stats.elapsed, 1e-6):,.0f} events/s")
+    return Group(Text(f"ottwatch demo: tailing {log_path}", style="bold"), table)
+
+
+async def _run_headless(agent, source, writer: LogWriter, console: Console,  # noqa: ANN001
+                        log_path: Path) -> None:
+    stop = asyncio.Event()
+    writer.start()
+    task = asyncio.create_task(agent.run(stop))
+    live = Live(_progress(agent, writer, log_path), console=console, transient=True,
+                refresh_per_second=8)
+    with live if console.is_terminal else contextlib.nullcontext():
+        while not task.done():
+            await asyncio.sleep(0.1)
+            if console.is_terminal:
+                live.update(_progress(agent, writer, log_path))
+            if writer.done.is_set() and agent.stats.lines >= writer.written \
+                    and source.caught_up.is_set():
+                break
+    stop.set()
+    await task
+
+
+def _run_with_console(agent, writer: LogWriter, engine, db_path: Path) -> None:  # noqa: ANN001
+    """The agent on a thread of its own; the console in front until the user quits."""
+    from tui.app import OttwatchApp
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    runner = threading.Thread(target=lambda: loop.run_until_complete(agent.run(stop)),
+                              name="ottwatch-demo-agent", daemon=True)
+    writer.start()
+    runner.start()
+    try:
+        OttwatchApp(engine, database=f"{db_path} (demo)").run()
+    finally:
+        writer.cancel.set()
+        loop.call_soon_threadsafe(stop.set)
+        runner.join(timeout=30)

@@ -79,7 +79,10 @@ def test_demo_headless_streams_through_the_agent(tmp_path: Path) -> None:
     assert "events stored" in result.output
     import sqlite3
 
+    written = (tmp_path / "events.jsonl").read_bytes().count(b"\n")
     with sqlite3.connect(tmp_path / "ottwatch.db") as conn:
         stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-    assert stored + quarantined == 1500 and stored > 1450
+        codes = {code for (code,) in conn.execute("SELECT DISTINCT top_code FROM assessments")}
+    assert written > 1500 and stored + quarantined == written and stored > 1450
+    assert {"geo.anonymizer", "input.attack_pattern", "auth.failure_burst"} <= codes

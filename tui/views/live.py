@@ -83,8 +83,7 @@ class LiveView(Vertical):
     def _load(self) -> None:
         rows = console.stream(self.engine, limit=STREAM_LIMIT, where=self.where)
         profile = console.recent_profile(self.engine)
-        newest = console.newest_event_ts(self.engine)
-        rates = console.rate_series(self.engine, until=newest) if newest else ([], [])
+        rates = console.rate_series(self.engine)
         self.app.call_from_thread(self._show, rows, profile, rates)
 
     def _show(self, rows: list[dict[str, Any]], profile: dict[str, dict[str, int]],
