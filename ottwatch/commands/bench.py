@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import json
 import tempfile
 import time
@@ -41,6 +42,10 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     with console.status(f"generating {events:,} events"):
         write_log(log_path, events, users=users, seed=seed, rate_per_s=200.0)
     config = load(config_path, str(db_path))
+    if not config.geo.city_db:  # measure with geo lookups on: the fixture databases
+        fixtures = Path(str(importlib.resources.files("fixtures")))
+        config.geo.city_db = str(fixtures / "data" / "GeoLite2-City.mmdb")
+        config.geo.anonymizer_lists = [str(fixtures / "anonymizers.txt")]
     started = time.perf_counter()
     with console.status("running the pipeline"):
         agent, stats = asyncio.run(run_recorded(config, [str(log_path)],
