@@ -55,6 +55,9 @@ class SegmentSettings(BaseModel):
     # A full snapshot of the user map is stored at most this often (batch time),
     # not on every batch: `user_state` rows carry each batch's changes exactly.
     snapshot_interval_s: float = Field(60.0, ge=0)
+    # A user's `user_state` row is rewritten when its segment or consent changes, else at
+    # most this often (event time): counts in the row may lag by this much.
+    row_every_s: float = Field(300.0, ge=0)
 
     @classmethod
     def from_scoring(cls, scoring: Mapping[str, Any]) -> SegmentSettings:
@@ -65,7 +68,8 @@ class UserState:
     """One user's rolling counts: `days` holds [day, events, violations], oldest first."""
 
     __slots__ = ("consent", "days", "events_30d", "events_total", "first_seen", "last_seen",
-                 "segment", "silent_s", "violations_30d", "violations_total")
+                 "row_at", "row_key", "segment", "silent_s", "violations_30d",
+                 "violations_total")
 
     def __init__(self, ts: float) -> None:
         self.first_seen = ts
@@ -78,6 +82,13 @@ class UserState:
         self.consent: bool | None = None
         self.segment = "new"
         self.silent_s = 0.0
+        self.row_at = -math.inf  # when the stored `user_state` row was last written…
+        self.row_key: tuple[str, bool | None] | None = None  # …with this segment and consent
+
+    def row_due(self, every_s: float) -> bool:
+        """Is the stored row out of date: a new segment or consent, or `every_s` passed?"""
+        return (self.row_key != (self.segment, self.consent)
+                or self.last_seen - self.row_at >= every_s)
 
     def count(self, day: int, violation: bool, window_days: int) -> None:
         """Add one event to the day's bucket; the window ends on the newest day seen."""
@@ -176,8 +187,11 @@ class SegmentStage:
             segments.append(state.segment)
             touched[user_id] = state
         batch.columns["segment"] = segments
+        every = s.row_every_s
         for user_id, state in touched.items():
-            batch.upsert("user_state", state.row(user_id))
+            if state.row_due(every):
+                batch.upsert("user_state", state.row(user_id))
+                state.row_at, state.row_key = state.last_seen, (state.segment, state.consent)
         while len(users) > s.max_users:
             users.popitem(last=False)
             self.evicted += 1

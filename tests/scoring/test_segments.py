@@ -186,7 +186,7 @@ def test_restore_rejects_another_version() -> None:
 
 
 def test_snapshots_are_throttled_and_persisted_by_the_pipeline() -> None:
-    stage = SegmentStage(SegmentSettings(snapshot_interval_s=60))
+    stage = SegmentStage(SegmentSettings(snapshot_interval_s=60, row_every_s=0))
     pipeline = Pipeline([stage], persist_every_s=0)
     first = pipeline.run([make_event("a", ts=NOON)], NOON)
     assert [r["name"] for r in first.upserts["stage_state"]] == ["segments"]
@@ -199,6 +199,20 @@ def test_snapshots_are_throttled_and_persisted_by_the_pipeline() -> None:
     restored.restore(idle.upserts["stage_state"][0]["state"])
     assert restored.users["u1"].events_total == 2
     assert "stage_state" not in pipeline.tick(NOON + 500).upserts  # nothing new to save
+
+
+def test_user_rows_are_written_on_change_or_at_most_every_interval() -> None:
+    stage = SegmentStage(SegmentSettings(row_every_s=300))
+    written = []
+    for offset in (0, 10, 20, 400, 410):
+        batch = Batch(events=[make_event(f"e{offset}", ts=NOON + offset)], now=NOON + offset)
+        stage.process(batch)
+        written.append(len(batch.upserts.get("user_state", [])))
+    assert written == [1, 0, 0, 1, 0]
+    withdrawn = make_event("w", ts=NOON + 420, event_type="consent_withdrawn", has_consent=False)
+    batch = Batch(events=[withdrawn], now=NOON + 420)
+    stage.process(batch)
+    assert batch.upserts["user_state"][0]["consent"] is False  # a change is written at once
 
 
 def test_segment_counts_and_stats() -> None:
