@@ -75,6 +75,8 @@ class RingsView(Vertical):
             users = node.add(Text(f"members ({len(ring['members'] or [])})"), expand=True)
             for member in ring["members"] or []:
                 users.add_leaf(plain(member), data=f"user:{member}")
+        if tree.cursor_line < 0 and tree.root.children:
+            tree.move_cursor(tree.root.children[0])
 
     @on(Tree.NodeSelected, "#rings-tree")
     def _selected(self, message: Tree.NodeSelected[str | None]) -> None:
