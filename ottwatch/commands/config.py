@@ -7,7 +7,7 @@ import json
 import click
 
 from ottwatch.commands.common import config_option, load
-from ottwatch.config import effective_config, find_config_path
+from ottwatch.config import Config, effective_config, find_config_path
 
 
 @click.group("config")
@@ -21,6 +21,7 @@ def command() -> None:
 def check(config_path: str | None, as_json: bool) -> None:
     """Validate the config and print the effective settings, secrets masked."""
     config = load(config_path)
+    _check_scoring(config)
     data = effective_config(config)
     where = find_config_path(config_path)
     if as_json:
@@ -32,3 +33,16 @@ def check(config_path: str | None, as_json: bool) -> None:
         for key, value in values.items():
             click.echo(f"{key} = {json.dumps(value)}")
     click.echo("\n# ok: the configuration is valid", err=True)
+
+
+def _check_scoring(config: Config) -> None:
+    """The `[scoring]` table and its sub-tables are validated by the stages that own
+    them: assembling the pipeline is how a typo there is caught before the agent starts."""
+    from pydantic import ValidationError
+
+    from ottwatch.stages import build_pipeline
+
+    try:
+        build_pipeline(config)
+    except (ValidationError, ValueError) as exc:
+        raise click.ClickException(f"[scoring]: {exc}") from exc

@@ -65,3 +65,10 @@ def test_config_check_prints_effective_config_with_secrets_masked(tmp_path: Path
     assert data["alerts"]["urls"][0].startswith("email=mailto://")
     bad = CliRunner().invoke(cli, ["config", "check", "--config", str(write(tmp_path, "x=")),])
     assert bad.exit_code == 1 and "not valid TOML" in bad.output
+
+
+def test_config_check_catches_a_typo_in_a_scoring_section(tmp_path: Path) -> None:
+    path = write(tmp_path, "[scoring.learning]\nanomaly_cutt = 0.9\n")
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "[scoring]" in result.output and "anomaly_cutt" in result.output
