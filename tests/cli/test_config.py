@@ -72,3 +72,12 @@ def test_config_check_catches_a_typo_in_a_scoring_section(tmp_path: Path) -> Non
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)])
     assert result.exit_code == 1
     assert "[scoring]" in result.output and "anomaly_cutt" in result.output
+
+
+def test_the_readme_example_config_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = write(tmp_path, example)
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "user:pass" not in result.output
