@@ -19,10 +19,8 @@ Bounds, all in event time (clamped to the batch clock):
 
 from __future__ import annotations
 
-import gc
 import heapq
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -37,17 +35,6 @@ EVICT_FRACTION = 20  # a full map evicts its least recently seen twentieth at on
 _K = TypeVar("_K")
 
 
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Dumping or loading hundreds of thousands of small containers would trigger full
-    GC passes over an ever larger heap; none of them is garbage."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class RingGraph:

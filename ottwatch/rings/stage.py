@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from ottwatch.memory import collection_paused
 from ottwatch.pipeline import Assessment, Batch, Finding
 from ottwatch.rings.describe import (
     finding_detail,
@@ -33,7 +34,7 @@ from ottwatch.rings.describe import (
     shared_entries,
 )
 from ottwatch.rings.detect import Ring, find_rings, founding_id, match_rings
-from ottwatch.rings.graph import RingGraph, collection_paused
+from ottwatch.rings.graph import RingGraph
 from ottwatch.rings.settings import RingSettings
 
 log = logging.getLogger("ottwatch.rings")

@@ -16,19 +16,18 @@ Segments, first match wins:
 
 from __future__ import annotations
 
-import gc
 import math
 import zlib
 from bisect import bisect_left
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from ottwatch.memory import collection_paused
 from ottwatch.pipeline import Batch
 
 SEGMENTS = ("new", "normal", "power", "inactive", "dormant", "suspicious")
@@ -253,7 +252,7 @@ class SegmentStage:
         return zlib.compress(orjson.dumps(payload), 1)
 
     def restore(self, data: bytes) -> None:
-        with _collection_paused():
+        with collection_paused():
             payload = orjson.loads(zlib.decompress(data))
             if payload.get("v") != SNAPSHOT_VERSION:
                 raise ValueError(f"segments snapshot version {payload.get('v')!r} is not "
@@ -265,17 +264,6 @@ class SegmentStage:
         self.dirty = False
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Millions of small containers built at once would trigger full GC passes over
-    an ever larger heap (4x the restore time at 200k users); none of them is garbage."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
