@@ -193,6 +193,7 @@ class Pipeline:
         self.persist_every_s = persist_every_s
         self._monotonic = monotonic
         self._persisted: dict[str, float] = {}
+        self._stateful_parts: list[Stateful] | None = None
         self.scorer = scorer if scorer is not None else SumScorer()
         self.assess = assess
 
@@ -228,8 +229,12 @@ class Pipeline:
             if isinstance(stage, TimedStage):
                 stage.tick(batch)
 
-    def _stateful(self) -> list[Any]:
-        return [*self.stages, self.scorer, *self.sinks]
+    def _stateful(self) -> list[Stateful]:
+        # isinstance against a runtime protocol inspects every attribute: ask once
+        if self._stateful_parts is None:
+            self._stateful_parts = [part for part in (*self.stages, self.scorer, *self.sinks)
+                                    if isinstance(part, Stateful)]
+        return self._stateful_parts
 
     def save_state(self, now: float) -> Batch:
         """A batch carrying every dirty snapshot now (a clean shutdown)."""
@@ -240,7 +245,7 @@ class Pipeline:
     def _persist(self, batch: Batch, *, force: bool = False) -> None:
         wall = self._monotonic()
         for stage in self._stateful():
-            if isinstance(stage, Stateful) and stage.dirty:
+            if stage.dirty:
                 last = self._persisted.get(stage.name)
                 if not force and last is not None and wall - last < self.persist_every_s:
                     continue
@@ -251,7 +256,7 @@ class Pipeline:
 
     def restore(self, states: dict[str, bytes]) -> None:
         for stage in self._stateful():
-            if isinstance(stage, Stateful) and stage.name in states:
+            if stage.name in states:
                 stage.restore(states[stage.name])
 
 
