@@ -95,7 +95,8 @@ class AlertSettings(_Strict):
     # Grouping and dedup (Alertmanager's meaning). Ring codes group by ring id and
     # deadline codes by request id whatever `group_by` says.
     group_by: list[GroupLabel] = ["code", "user_id"]
-    group_wait_s: float = Field(30.0, ge=0)
+    # Short: a first alert must page within seconds; group_interval batches the rest.
+    group_wait_s: float = Field(1.0, ge=0)
     group_interval_s: float = Field(300.0, ge=0)
     repeat_interval_s: float = Field(4 * 3600.0, gt=0)
     resolve_after_s: float = Field(24 * 3600.0, gt=0)
@@ -110,7 +111,7 @@ class AlertSettings(_Strict):
     retry_max_s: float = Field(900.0, gt=0)
     delivery_expiry_s: float = Field(24 * 3600.0, gt=0)
     send_timeout_s: float = Field(30.0, gt=0)
-    sender_poll_s: float = Field(1.0, gt=0)
+    sender_poll_s: float = Field(0.25, gt=0)
     digest_max_alerts: int = Field(100, ge=1, le=1000)
     # How often the agent reloads silences and acks into the sink.
     refresh_s: float = Field(5.0, gt=0)
