@@ -19,3 +19,12 @@ def collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def tune_for_throughput() -> None:
+    """For the processes that run the ingest loop: what was loaded at start-up is never
+    collected (freeze), and the youngest generation is collected less often; the loop
+    allocates many short-lived objects without cycles, and the default threshold made
+    collections a fifth of the ingest cost."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)

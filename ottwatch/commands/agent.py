@@ -9,6 +9,7 @@ import click
 from ottwatch.commands.common import config_option, db_option, db_url, load, private_umask
 from ottwatch.config import Config, ConfigError
 from ottwatch.logs import setup_logging
+from ottwatch.memory import tune_for_throughput
 
 
 @click.command("agent")
@@ -33,6 +34,7 @@ def command(config_path: str | None, db: str | None, files: tuple[str, ...], tcp
     from agent.runner import AgentService
 
     private_umask()
+    tune_for_throughput()
 
     def overrides(config: Config) -> None:
         """The command line wins over the file, at start and on every SIGHUP."""

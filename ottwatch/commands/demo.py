@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ottwatch.commands.common import load, private_umask
+from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
 
 FIXTURES = Path(str(importlib.resources.files("fixtures")))
@@ -86,6 +87,7 @@ def command(events: int, folder: str | None, rate: int, seed: int, headless: boo
     from storage import open_database
 
     private_umask()
+    tune_for_throughput()
     headless = headless or not (sys.stdout.isatty() and sys.stdin.isatty())
     where = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="ottwatch-demo-"))
     where.mkdir(parents=True, exist_ok=True)

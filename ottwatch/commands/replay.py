@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ottwatch.commands.common import config_option, db_url, load, private_umask
 from ottwatch.logs import setup_logging
+from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
 from storage.engine import sqlite_path
 
@@ -35,6 +36,7 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
     from agent.sources.recorded import total_size
 
     private_umask()
+    tune_for_throughput()
     config = load(config_path, db)
     setup_logging(config.log.level)
     for name in files:
