@@ -193,7 +193,8 @@ class Pipeline:
         self.persist_every_s = persist_every_s
         self._monotonic = monotonic
         self._persisted: dict[str, float] = {}
-        self._stateful_parts: list[Stateful] | None = None
+        self._stateful_parts: list[Stateful] = []
+        self._stateful_key: tuple[int, ...] = ()
         self.scorer = scorer if scorer is not None else SumScorer()
         self.assess = assess
 
@@ -230,14 +231,18 @@ class Pipeline:
                 stage.tick(batch)
 
     def _stateful(self) -> list[Stateful]:
-        # isinstance against a runtime protocol inspects every attribute: ask once
-        if self._stateful_parts is None:
-            self._stateful_parts = [part for part in (*self.stages, self.scorer, *self.sinks)
-                                    if isinstance(part, Stateful)]
+        # isinstance against a runtime protocol inspects every attribute: ask once per
+        # line-up of parts
+        parts = (*self.stages, self.scorer, *self.sinks)
+        key = tuple(map(id, parts))
+        if self._stateful_key != key:
+            self._stateful_key = key
+            self._stateful_parts = [part for part in parts if isinstance(part, Stateful)]
         return self._stateful_parts
 
     def save_state(self, now: float) -> Batch:
-        """A batch carrying every dirty snapshot now (a clean shutdown)."""
+        """A batch carrying every part's snapshot now (a clean shutdown): a stage's own
+        throttle may not have marked its latest changes dirty yet."""
         batch = Batch(events=[], now=now)
         self._persist(batch, force=True)
         return batch
@@ -245,7 +250,7 @@ class Pipeline:
     def _persist(self, batch: Batch, *, force: bool = False) -> None:
         wall = self._monotonic()
         for stage in self._stateful():
-            if stage.dirty:
+            if stage.dirty or force:
                 last = self._persisted.get(stage.name)
                 if not force and last is not None and wall - last < self.persist_every_s:
                     continue

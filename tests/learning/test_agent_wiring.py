@@ -17,28 +17,25 @@ from ottwatch.clock import EventClock
 from ottwatch.config import load_config
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.features import PREDICTION_CODE
-from ottwatch.learning.runtime import LearningRuntime, learning_stage
+from ottwatch.learning.runtime import learning_stage
 from ottwatch.learning.settings import LearningSettings
 from ottwatch.learning.stage import LearningStage
 from ottwatch.learning.train import retrain_all
 from storage import open_database
 from storage.operator import add_label
-from storage.queries import load_stage_states
 from storage.tables import AssessmentRow
 
 
 def replay(config_path: Path, log: Path) -> LearningStage:
-    """`run_recorded` as the wiring will make it: the learning stage last, with the
-    active models loaded before the first batch."""
+    """A replay through `make_agent`: the learning stage last, its state restored and
+    the active models loaded before the first batch."""
     config = load_config(config_path)
     engine = open_database(config.storage.url)
     source = RecordedSource([str(log)], max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], EventClock(), checkpoint=False)
-    stage = LearningStage(LearningSettings.from_scoring(config.scoring))
-    agent.pipeline.stages.append(stage)
-    agent.pipeline.restore(load_stage_states(engine))
-    LearningRuntime(engine, stage, context=lambda: context_stages(config)).load_models()
+    stage = learning_stage(agent.pipeline)
+    assert stage is not None and agent.pipeline.stage_names[-1] == "learning"
     asyncio.run(agent.run())
     engine.dispose()
     return stage
