@@ -35,6 +35,8 @@ _SPECIAL_V6 = tuple((ipaddress.IPv6Network(cidr), why) for cidr, why in (
     ("fec0::/10", "site-local, deprecated (RFC 3879)"),
     ("ff00::/8", "multicast"),
 ))
+_SPECIAL_V4_SPANS = tuple((int(net.network_address), int(net.broadcast_address), why)
+                          for net, why in _SPECIAL_V4)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _DOCUMENTATION = tuple(ipaddress.ip_network(cidr) for cidr in (
     "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
@@ -58,9 +60,10 @@ def parse_ip(text: str) -> IPAddress | None:
 @lru_cache(maxsize=4096)
 def special_purpose(address: IPAddress) -> str | None:
     """Why an address has no place on the map (`private (RFC 1918)`), or None if it is public."""
-    if isinstance(address, ipaddress.IPv4Address):
-        for network, why in _SPECIAL_V4:
-            if address in network:
+    if address.version == 4:
+        value = int(address)
+        for first, last, why in _SPECIAL_V4_SPANS:
+            if first <= value <= last:
                 return why
         return None
     for network, why in _SPECIAL_V6:

@@ -1,7 +1,12 @@
 """Where an IP is: MaxMind-format databases (City, optional ASN, optional
-Anonymous-IP) read with geoip2, found by configuration or discovery, with an LRU
-cache per IP. Without a city database everything still runs and `status()` says
-that the geo checks are off.
+Anonymous-IP), found by configuration or discovery, with an LRU cache per IP.
+Without a city database everything still runs and `status()` says that the geo
+checks are off.
+
+Records are read with `maxminddb`, MaxMind's reader that `geoip2` itself wraps:
+geoip2's model objects cost about 20 µs per lookup, the raw record about 4 µs, and
+the fields used here (`country.iso_code`, `location.*`, `city.names.en`, ...) are
+the databases' own documented keys.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import geoip2.database
-import geoip2.errors
 import maxminddb
 
 from ottwatch.config import GeoConfig
@@ -83,39 +86,42 @@ def configured_databases(geo: GeoConfig, config_folder: PathLike | None = None,
                         anonymous=Path(geo.anonymous_db) if geo.anonymous_db else found.anonymous)
 
 
-def _anonymizer_kind(record: Any) -> str | None:
-    if record.is_tor_exit_node:
+def _anonymizer_kind(record: dict[str, Any]) -> str | None:
+    """The most telling kind an Anonymous-IP record states (its flags are present
+    only when true)."""
+    if record.get("is_tor_exit_node"):
         return "tor"
-    if record.is_anonymous_vpn:
+    if record.get("is_anonymous_vpn"):
         return "vpn"
-    if record.is_public_proxy or getattr(record, "is_residential_proxy", False):
+    if record.get("is_public_proxy") or record.get("is_residential_proxy"):
         return "proxy"
-    if record.is_hosting_provider:
+    if record.get("is_hosting_provider"):
         return "hosting"
-    return "proxy" if record.is_anonymous else None
+    return "proxy" if record.get("is_anonymous") else None
 
 
 def _km(radius: int | None) -> float | None:
     return None if radius is None else float(radius)
 
 
-# Which geoip2 method reads a database, by a part of its database_type.
-_CITY_METHODS = (("Enterprise", "enterprise"), ("City", "city"), ("Country", "country"))
-_ASN_METHODS = (("GeoLite2-ASN", "asn"), ("GeoIP2-ISP", "isp"))
-_ANONYMOUS_METHODS = (("GeoIP2-Anonymous-IP", "anonymous_ip"),)
+# Which kind of record a database holds, by a part of its database_type.
+_CITY_KINDS = (("Enterprise", "city"), ("City", "city"), ("Country", "country"))
+_ASN_KINDS = (("GeoLite2-ASN", "asn"), ("GeoIP2-ISP", "asn"))
+_ANONYMOUS_KINDS = (("GeoIP2-Anonymous-IP", "anonymous"),)
 
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    reader: geoip2.database.Reader
-    read: Callable[[Any], Any]
+    reader: maxminddb.Reader
+    kind: str  # city, country, asn, anonymous
     info: DatabaseInfo
 
-    def find(self, address: IPAddress) -> Any | None:
+    def find(self, address: IPAddress) -> dict[str, Any] | None:
         try:
-            return self.read(address)
-        except (geoip2.errors.AddressNotFoundError, ValueError):
+            record = self.reader.get(address)
+        except ValueError:
             return None
+        return record if isinstance(record, dict) else None
 
 
 class GeoLookup:
@@ -126,10 +132,10 @@ class GeoLookup:
                  anonymous_db: PathLike | None = None, *,
                  cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self.problems: dict[str, str] = {}
-        self._city = self._open("city", city_db, _CITY_METHODS)
-        self._asn = self._open("asn", asn_db, _ASN_METHODS)
-        self._anonymous = self._open("anonymous-ip", anonymous_db, _ANONYMOUS_METHODS)
-        self._city_located = self._city is not None and self._city.read.__name__ != "country"
+        self._city = self._open("city", city_db, _CITY_KINDS)
+        self._asn = self._open("asn", asn_db, _ASN_KINDS)
+        self._anonymous = self._open("anonymous-ip", anonymous_db, _ANONYMOUS_KINDS)
+        self._city_located = self._city is not None and self._city.kind == "city"
         self.lookup: Callable[[str], GeoHit | None] = lru_cache(maxsize=cache_size)(self._lookup)
 
     @classmethod
@@ -167,9 +173,9 @@ class GeoLookup:
             fields.update(self._city_fields(self._city, address))
         if self._asn is not None:
             record = self._asn.find(address)
-            if record is not None and record.autonomous_system_number is not None:
-                fields["asn"] = record.autonomous_system_number
-                fields["asn_org"] = record.autonomous_system_organization
+            if record is not None and record.get("autonomous_system_number") is not None:
+                fields["asn"] = record["autonomous_system_number"]
+                fields["asn_org"] = record.get("autonomous_system_organization")
         if self._anonymous is not None:
             record = self._anonymous.find(address)
             kind = _anonymizer_kind(record) if record is not None else None
@@ -205,24 +211,26 @@ class GeoLookup:
         record = city.find(address)
         if record is None:
             return {}
-        fields: dict[str, Any] = {"country": record.country.iso_code}
+        fields: dict[str, Any] = {"country": record.get("country", {}).get("iso_code")}
         if not self._city_located:
             return fields
-        location = record.location
-        fields.update(subdivision=record.subdivisions.most_specific.iso_code,
-                      city=record.city.name)
-        if location.latitude is not None and location.longitude is not None:
-            fields.update(lat=location.latitude, lon=location.longitude,
-                          accuracy_km=_km(location.accuracy_radius))
+        subdivisions = record.get("subdivisions")
+        fields.update(subdivision=subdivisions[-1].get("iso_code") if subdivisions else None,
+                      city=record.get("city", {}).get("names", {}).get("en"))
+        location = record.get("location", {})
+        latitude, longitude = location.get("latitude"), location.get("longitude")
+        if latitude is not None and longitude is not None:
+            fields.update(lat=latitude, lon=longitude,
+                          accuracy_km=_km(location.get("accuracy_radius")))
         return fields
 
     def _open(self, role: str, path: PathLike | None,
-              methods: Sequence[tuple[str, str]]) -> _Source | None:
+              kinds: Sequence[tuple[str, str]]) -> _Source | None:
         if not path:
             return None
         where = Path(path)
         try:
-            reader = geoip2.database.Reader(str(where))
+            reader = maxminddb.open_database(str(where))
         except FileNotFoundError:
             self.problems[role] = f"{where}: no such file"
             return None
@@ -230,13 +238,13 @@ class GeoLookup:
             self.problems[role] = f"{where}: not a readable MaxMind database ({exc})"
             return None
         metadata = reader.metadata()
-        method = next((name for part, name in methods if part in metadata.database_type), None)
-        if method is None:
+        kind = next((name for part, name in kinds if part in metadata.database_type), None)
+        if kind is None:
             reader.close()
-            expected = " or ".join(part for part, _ in methods)
+            expected = " or ".join(part for part, _ in kinds)
             self.problems[role] = (f"{where}: is a {metadata.database_type} database, "
                                    f"expected {expected}")
             return None
         built = datetime.fromtimestamp(metadata.build_epoch, UTC).date().isoformat()
         info = DatabaseInfo(role, where, metadata.database_type, built)
-        return _Source(reader, getattr(reader, method), info)
+        return _Source(reader, kind, info)

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import orjson
 
+from ottwatch.geo.addresses import parse_ip, special_purpose
 from ottwatch.geo.anonymizers import AnonymizerMatch, AnonymizerSet
 from ottwatch.geo.lookup import GeoLookup
 from ottwatch.geo.model import ANONYMIZER_KINDS, GeoHit
@@ -146,7 +147,10 @@ class GeoStage:
             self._saved_at = now
 
     def _resolve_ip(self, ip: str) -> Resolved | None:
-        hit = merge(self.lookup.lookup(ip), self.anonymizers.match(ip))
+        address = parse_ip(ip)
+        if address is None or special_purpose(address) is not None:
+            return None
+        hit = merge(self.lookup.lookup_address(address), self.anonymizers.match_address(address))
         if hit is None:
             return None
         anonymizer = None

@@ -44,6 +44,8 @@ class RingGraph:
 
     def _reset(self) -> None:
         self.graph: nx.Graph = nx.Graph()
+        # networkx's own dict of dicts: reading it directly skips a view per lookup
+        self._adj: dict[Any, dict[Any, dict[str, Any]]] = self.graph._adj
         self.users: dict[str, float] = {}  # user -> last seen
         self.resources: dict[Resource, float] = {}  # resource -> last seen
         self.crowded: set[Resource] = set()
@@ -100,7 +102,7 @@ class RingGraph:
             resources[resource] = ts
         if resource in self.crowded:
             return
-        data = self.graph.get_edge_data(user, resource)
+        data = self._adj[user].get(resource)
         if data is None:
             self._add_edge(user, resource, ts, trial)
             return

@@ -128,11 +128,13 @@ class RingStage:
         if events and self._first_seen == float("-inf"):
             self._first_seen = events[0].ts
         start = 0
+        due = self._next_due
         for index, event in enumerate(events):
-            if event.ts >= self._next_due and (index > start or self._changed()):
+            if event.ts >= due and (index > start or self._changed()):
                 self._observe(batch, start, index)
                 self.detect(batch, now=event.ts)
                 start = index
+                due = self._next_due
         self._observe(batch, start, len(events))
 
     def _observe(self, batch: Batch, start: int, stop: int) -> None:
