@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -20,6 +21,7 @@ from agent.sources.base import Source
 from agent.sources.filetail import FileTailSource
 from agent.sources.recorded import RecordedSource
 from agent.sources.sockets import SocketSource
+from agent.training import ProcessTrainer
 from ottwatch.alerts.service import find_alert_sink, run_alerting
 from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock
@@ -172,8 +174,10 @@ class AgentService:
         handlers = self.command_handlers(scheduler)
         stage = learning_stage(agent.pipeline)
         if stage is not None:
-            learning = LearningRuntime(engine, stage,
-                                       context=lambda: context_stages(self.config))
+            learning = LearningRuntime(
+                engine, stage, context=lambda: context_stages(self.config),
+                trainer=ProcessTrainer(engine.url.render_as_string(hide_password=False),
+                                       lambda: partial(context_stages, self.config)))
             scheduler.add(Job("learning", learning.tick,
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback

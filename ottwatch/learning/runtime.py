@@ -4,7 +4,9 @@ trigger fires (enough new confirmed outcomes, the cron schedule, or a command),
 and answer `retrain` / `promote` / `rollback` commands.
 
 `tick` is meant for the agent's scheduler (a worker thread, every
-`check_interval_s`); training then runs in that thread, never on the ingest path.
+`check_interval_s`); training then runs in that thread, never on the ingest path,
+or, with a `trainer` (the agent's runs it in a child process), wherever the
+trainer runs it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from storage.tables import ModelRow
 log = logging.getLogger("ottwatch.learning")
 MODELS = ModelRow.__table__
 COMMAND_KINDS = ("retrain", "promote", "rollback")
+# (names, now=, settings=, sample=, actor=) -> RetrainResult dicts
+Trainer = Callable[..., list[dict[str, Any]]]
 
 
 def _names(value: object) -> list[str]:
@@ -66,8 +70,10 @@ class LearningRuntime:
     def __init__(self, engine: Engine, stage: LearningStage, *,
                  context: Callable[[], Sequence[Stage]] = tuple,
                  clock: Callable[[], float] = time.time,
-                 actor: str = registry.SYSTEM_ACTOR) -> None:
+                 actor: str = registry.SYSTEM_ACTOR,
+                 trainer: Trainer | None = None) -> None:
         self.engine = engine
+        self.trainer = trainer
         self.stage = stage
         self.settings: LearningSettings = stage.settings
         self.context = context
@@ -129,13 +135,18 @@ class LearningRuntime:
             now = self.clock()
             self.last_retrain = now
             log.info("learning: retraining %s (%s)", ", ".join(names), reason)
-            results = retrain_all(self.engine, names, now=now, settings=self.settings,
-                                  context=self.context(), sample=self.stage.sample_rows(),
-                                  actor=self.actor)
+            sample = self.stage.sample_rows()
+            if self.trainer is not None:
+                results = self.trainer(names, now=now, settings=self.settings, sample=sample,
+                                       actor=self.actor)
+            else:
+                results = [r.to_dict() for r in retrain_all(
+                    self.engine, names, now=now, settings=self.settings,
+                    context=self.context(), sample=sample, actor=self.actor)]
             self.load_models()
-        self.last_results = [r.to_dict() for r in results]
+        self.last_results = results
         for result in results:
-            log.info("learning: %s: %s", result.name, result.message)
+            log.info("learning: %s: %s", result["name"], result["message"])
         return self.last_results
 
     # -- commands ---------------------------------------------------------------------
