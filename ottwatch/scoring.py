@@ -100,6 +100,10 @@ class ThresholdState:
                    violations=raw["violations"], learned_at=raw["learned_at"])
 
 
+def _heaviest_first(reason: Reason) -> float:
+    return -reason.weight
+
+
 def noisy_or(weights: Iterable[float]) -> float:
     """100 * (1 - prod(1 - w/100)), each weight clamped to 0..100."""
     keep = 1.0
@@ -174,20 +178,25 @@ class AdaptiveScorer:
     def score(self, batch: Batch) -> list[Assessment]:
         overrides = self.settings.weights
         segments = batch.columns.get("segment")
+        thresholds = self.thresholds
         out = []
+        append = out.append
         for index, (event, reasons) in enumerate(zip(batch.events, batch.reasons, strict=True)):
-            if overrides and reasons:
-                reasons = [Reason(r.code, overrides[r.code], r.detail) if r.code in overrides
-                           else r for r in reasons]
-            score = round(noisy_or(r.weight for r in reasons), 2) if reasons else 0.0
             segment = segments[index] if segments is not None else None
-            review, block = self.thresholds(event.ts, event.region, segment)
-            out.append(Assessment(
+            review, block = thresholds(event.ts, event.region, segment)
+            if reasons:
+                if overrides:
+                    reasons = [Reason(r.code, overrides[r.code], r.detail)
+                               if r.code in overrides else r for r in reasons]
+                score = round(noisy_or(r.weight for r in reasons), 2)
+                if len(reasons) > 1:
+                    reasons = sorted(reasons, key=_heaviest_first)
+            else:  # most events: nothing fired
+                score, reasons = 0.0, []
+            append(Assessment(
                 event_id=event.event_id, user_id=event.user_id, ts=event.ts,
-                timestamp=event.timestamp, score=score,
-                level=level_for(score, review, block),
-                decision=decision_for(score, review, block), threshold=review,
-                reasons=sorted(reasons, key=lambda r: -r.weight),
+                timestamp=event.timestamp, score=score, level=level_for(score, review, block),
+                decision=decision_for(score, review, block), threshold=review, reasons=reasons,
             ))
         return out
 
