@@ -128,8 +128,19 @@ def ts_to_text(ts: float) -> str:
     return format_ts(datetime.fromtimestamp(ts, UTC))
 
 
-@lru_cache(maxsize=65536)
+# A dotted quad without leading zeros is already in canonical form.
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_CANONICAL_IPV4 = re.compile(rf"(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}", re.ASCII)
+
+
 def _canonical_ip(text: str) -> str | None:
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text
+    return _parsed_ip(text)
+
+
+@lru_cache(maxsize=65536)
+def _parsed_ip(text: str) -> str | None:
     try:
         return ipaddress.ip_address(text).compressed
     except ValueError:

@@ -166,3 +166,25 @@ def test_the_corpus_covers_every_required_reason() -> None:
             "missing_field:event_id", "missing_field:user_id", "missing_field:event_type",
             "missing_field:timestamp", "wrong_type:user_id", "wrong_type:has_consent",
             "wrong_type:bytes"} <= reasons
+
+
+@pytest.mark.parametrize("text", [
+    "1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.0.255", "256.1.1.1", "01.2.3.4",
+    "1.2.3.04", "1.2.3", "1.2.3.4.5", "1..3.4", "::1", "2001:DB8::0:1", "::ffff:1.2.3.4",
+    "1.2.3.4 ", "１.2.3.4",
+])
+def test_ip_addresses_are_stored_in_the_form_ipaddress_gives(text: str) -> None:
+    """The dotted-quad fast path and the `ipaddress` parse agree on every form."""
+    import ipaddress
+
+    try:
+        expected: str | None = ipaddress.ip_address(text.strip()).compressed
+    except ValueError:
+        expected = None
+    line = ('{"event_id": "e", "timestamp": "2026-11-01T00:00:00Z", "user_id": "u", '
+            f'"event_type": "play", "ip_address": "{text}"}}').encode()
+    parsed = parse_line(line)
+    if expected is None:
+        assert isinstance(parsed, Rejection) and parsed.reason == "bad_ip"
+    else:
+        assert isinstance(parsed, Event) and parsed.ip_address == expected
