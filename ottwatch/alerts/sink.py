@@ -226,9 +226,9 @@ class AlertSink:
             when, key = heapq.heappop(due)
             group = self.groups.get(key)
             if group is not None and group.due == when:
-                self._step(group, when, now)
+                self._step(group, when, now, moment)
 
-    def _step(self, group: Group, when: float, now: float) -> None:
+    def _step(self, group: Group, when: float, now: float, moment: float) -> None:
         settings = self.settings
         resolve_at = group.active_at + settings.resolve_after_s
         if when >= resolve_at:
@@ -244,7 +244,10 @@ class AlertSink:
         if status == "open":
             notify_at = self._notify_at(group, now)
             if notify_at <= when:
-                self._notify(group, now)
+                # Stamped no earlier than the moment being stepped to: when the sink's
+                # clock is ahead of `now` (state saved by a run that saw later events,
+                # or a clock set back), one notification covers the whole gap.
+                self._notify(group, now, notified_at=max(now, moment))
                 notify_at = self._notify_at(group, now)
             next_due = min(next_due, max(notify_at, math.nextafter(when, math.inf)))
         self._schedule(group, next_due)
@@ -270,8 +273,8 @@ class AlertSink:
             return group.notified_at + settings.group_interval_s
         return group.notified_at + settings.repeat_interval_s
 
-    def _notify(self, group: Group, now: float) -> None:
-        group.notified_at = now
+    def _notify(self, group: Group, now: float, *, notified_at: float) -> None:
+        group.notified_at = notified_at
         group.notified_count = group.count
         group.notified_rank = group.rank
         self._structural = True
@@ -317,7 +320,7 @@ class AlertSink:
         key = next(iter(self.groups))
         group = self.groups[key]
         if self._status(group) == "open" and group.count > group.notified_count:
-            self._notify(group, now)
+            self._notify(group, now, notified_at=now)
         self._resolve(group, now)
 
     # -- control applied at the start of a batch ---------------------------------------

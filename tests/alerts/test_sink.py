@@ -199,3 +199,29 @@ def test_the_snapshot_round_trips_and_an_evicted_group_resolves():
     assert {r["user_id"]: r["status"] for r in batch.upserts["alerts"]} == {
         "a": "resolved", "c": "open"}
     assert set(sink.groups) == {"geo.anonymizer|b", "geo.anonymizer|c"}
+
+
+def test_a_live_clock_behind_the_sinks_own_clock_notifies_once_and_returns():
+    """The agent restarted on state saved ahead of its wall clock (a replay of later
+    events, or the clock set back): a group due long before the saved clock is
+    notified once, not again for every repeat interval it missed, nor re-stepped one
+    float increment at a time (which never ended)."""
+    import threading
+
+    settings = AlertSettings(group_wait_s=0, repeat_interval_s=3600, resolve_after_s=30 * DAY)
+    first = AlertSink(settings, deliver=False)
+    Pipeline([Scripted()], sinks=[first]).run([event(1, "a", score=90)], T0)
+    state = orjson.loads(first.snapshot())
+    state["clock"] = T0 + 10 * DAY  # saved by a run that had seen later events
+    sink = AlertSink(settings, deliver=False)
+    sink.restore(orjson.dumps(state))
+    pipeline = Pipeline([Scripted()], sinks=[sink])
+    done: list[Batch] = []
+    worker = threading.Thread(target=lambda: done.append(
+        pipeline.run([event(2, "b", ts=T0 + 60)], T0 + 60)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert done, "the sink kept stepping a due group"
+    group = sink.groups["geo.anonymizer|a"]
+    assert group.notified_at == T0 + 10 * DAY  # once, at the sink's own clock
+    assert group.due > T0 + 10 * DAY
