@@ -74,8 +74,10 @@ class ScoreBook(Mapping[str, float]):
     def observe(self, assessments: Iterable[Assessment]) -> None:
         means = self.means
         for assessment in assessments:
-            score = assessment.score - sum(r.weight for r in assessment.reasons if r.code == CODE)
-            score = max(0.0, score)
+            score = assessment.score
+            if score:
+                score = max(0.0, score - sum(r.weight for r in assessment.reasons
+                                             if r.code == CODE))
             entry = means.get(assessment.user_id)
             if entry is None:
                 while len(means) >= self.max_users:
