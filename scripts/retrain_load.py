@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from fixtures.generator import generate
+from ottwatch.commands.bench import label_top_scored
 from storage.engine import make_engine
-from storage.operator import add_label
 
 POLL_S = 0.25
 
@@ -42,22 +42,6 @@ def write_stream(folder: Path, warm: int, live: int, users: int) -> tuple[Path, 
     with open(live_log, "wb") as out:
         out.writelines(line + b"\n" for line in lines)
     return warm_log, live_log
-
-
-def label_outcomes(db: Path, each: int = 40) -> None:
-    """An analyst's verdicts, so the predictor has confirmed violations to learn from:
-    the highest-scored events confirmed, as many unflagged ones marked benign."""
-    engine = make_engine(f"sqlite:///{db}")
-    with engine.connect() as conn:
-        worst = conn.exec_driver_sql(
-            "SELECT event_id FROM assessments ORDER BY score DESC, id LIMIT ?", (each,)).scalars()
-        calm = conn.exec_driver_sql(
-            "SELECT event_id FROM assessments WHERE score = 0 ORDER BY id LIMIT ?",
-            (each,)).scalars()
-        verdicts = [(e, "violation") for e in worst] + [(e, "benign") for e in calm]
-    for event_id, verdict in verdicts:
-        add_label(engine, event_id, verdict, "retrain_load.py", who="retrain-load")
-    engine.dispose()
 
 
 def stored(db: Path) -> int:
@@ -86,7 +70,9 @@ def main() -> None:
     config.write_text("", encoding="utf-8")
     env = {**os.environ, "OTTWATCH_CONFIG": str(config)}
     ottwatch("replay", str(warm_log), "--db", str(db), env=env)
-    label_outcomes(db)
+    engine = make_engine(f"sqlite:///{db}")
+    label_top_scored(engine)
+    engine.dispose()
     first = json.loads(ottwatch("retrain", "all", "--db", str(db), "--json", env=env).stdout)
     print("models before the run:", {r["name"]: (r["status"], r["version"]) for r in first})
     warm_count = stored(db)

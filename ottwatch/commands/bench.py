@@ -8,11 +8,14 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
+from sqlalchemy import Engine
 
 from ottwatch.commands.common import config_option, load
+from ottwatch.config import Config
 from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
 
@@ -23,16 +26,23 @@ from ottwatch.summary import summary_table
 @click.option("--users", default=10_000, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--ingest-only", is_flag=True, help="Measure ingest without scoring stages.")
+@click.option("--models", is_flag=True,
+              help="Score with trained models: first (untimed) WARM events of the same stream "
+                   "are replayed, the highest-scored labelled violations as an analyst would, "
+                   "and the anomaly ensemble and violation predictor trained.")
+@click.option("--warm", default=100_000, show_default=True,
+              help="Warm-up events before the timed run, with --models.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object on the last line.")
 @click.option("--keep", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database in this folder.")
 def command(config_path: str | None, events: int, users: int, seed: int, ingest_only: bool,
-            as_json: bool, keep: str | None) -> None:
+            models: bool, warm: int, as_json: bool, keep: str | None) -> None:
     """Generate N synthetic events and push them through the agent loop (parse,
     validate, pipeline, SQLite) from a file, reporting events/s and per-event
     latency (read to commit) percentiles."""
     from agent.runner import run_recorded
     from fixtures.generator import write_log
+    from ottwatch.learning.runtime import learning_stage
 
     console = Console(stderr=True)
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
@@ -40,14 +50,18 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     log_path, db_path = folder / "bench.jsonl", folder / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    with console.status(f"generating {events:,} events"):
-        write_log(log_path, events, users=users, seed=seed, rate_per_s=200.0)
+    stream = {"users": users, "seed": seed, "rate_per_s": 200.0}
+    warm = warm if models else 0
+    with console.status(f"generating {warm + events:,} events"):
+        write_log(log_path, events, skip=warm, **stream)
     config = load(config_path, str(db_path))
     tune_for_throughput()  # as `ottwatch agent` and `replay` do
     if not config.geo.city_db:  # measure with geo lookups on: the fixture databases
         fixtures = Path(str(importlib.resources.files("fixtures")))
         config.geo.city_db = str(fixtures / "data" / "GeoLite2-City.mmdb")
         config.geo.anonymizer_lists = [str(fixtures / "anonymizers.txt")]
+    trained = train_on_warm_up(config, folder / "warm.jsonl", warm, stream, console) \
+        if models else {}
     started = time.perf_counter()
     console.print(f"running {events:,} events through the pipeline…")  # no spinner: it
     agent, stats = asyncio.run(run_recorded(config, [str(log_path)],  # would cost throughput
@@ -63,6 +77,8 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),
         "ingest_only": ingest_only,
         "stages": agent.pipeline.stage_names,
+        "models": trained,
+        "learning": stage.status if (stage := learning_stage(agent.pipeline)) else None,
         "batch_size": config.storage.batch_size,
     }
     Console().print(summary_table(stats, title="ottwatch bench"))
@@ -72,3 +88,50 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
+
+
+def train_on_warm_up(config: Config, path: Path, count: int, stream: dict[str, Any],
+                     console: Console) -> dict[str, int]:
+    """Replay `count` events of the stream, label as an analyst would, train every model;
+    the active versions by name (what the timed run loads)."""
+    from agent.runner import run_recorded
+    from fixtures.generator import write_log
+    from ottwatch.commands.learning import retrain_from_database
+    from ottwatch.learning.settings import LearningSettings
+    from storage import open_database
+
+    with console.status(f"warming up on {count:,} events"):
+        write_log(path, count, **stream)
+        asyncio.run(run_recorded(config, [str(path)]))
+    engine = open_database(config.storage.url)
+    try:
+        label_top_scored(engine)
+        with console.status("training the anomaly ensemble and the violation predictor"):
+            results = retrain_from_database(engine, config,
+                                            LearningSettings.from_scoring(config.scoring), "all")
+    finally:
+        engine.dispose()
+    for result in results:
+        console.print(f"{result['name']}: {result['status']} - {result['message']}",
+                      markup=False)
+    return {r["name"]: r["version"] for r in results if r["status"] == "promoted"}
+
+
+def label_top_scored(engine: Engine, count: int = 40) -> None:
+    """An analyst's verdicts: the `count` highest-scored events confirmed as violations,
+    as many unflagged ones marked benign."""
+    from sqlalchemy import select
+
+    from storage.operator import add_label
+    from storage.tables import AssessmentRow
+
+    table = AssessmentRow.__table__
+    with engine.connect() as conn:
+        worst = conn.execute(select(table.c.event_id).order_by(
+            table.c.score.desc(), table.c.id).limit(count)).scalars().all()
+        calm = conn.execute(select(table.c.event_id).where(table.c.score == 0).order_by(
+            table.c.id).limit(count)).scalars().all()
+    for event_id in worst:
+        add_label(engine, event_id, "violation", "bench warm-up", who="ottwatch-bench")
+    for event_id in calm:
+        add_label(engine, event_id, "benign", "bench warm-up", who="ottwatch-bench")

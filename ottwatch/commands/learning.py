@@ -94,7 +94,7 @@ def retrain_command(model: str, via_agent: bool, timeout: float, as_json: bool,
         if via_agent:
             results = _via_agent(engine, {"model": model}, timeout)
         else:
-            results = _retrain_here(engine, config, settings, model)
+            results = retrain_from_database(engine, config, settings, model)
     finally:
         engine.dispose()
     if as_json:
@@ -112,8 +112,9 @@ def retrain_command(model: str, via_agent: bool, timeout: float, as_json: bool,
                        + _metrics_text(result["active_metrics"]))
 
 
-def _retrain_here(engine: Engine, config: Config, settings: LearningSettings, model: str
-                  ) -> list[dict[str, Any]]:
+def retrain_from_database(engine: Engine, config: Config, settings: LearningSettings,
+                          model: str) -> list[dict[str, Any]]:
+    """Train MODEL (or all) here, on the stored window and the agent's saved sample."""
     from ottwatch.learning.stage import LearningStage
     from ottwatch.learning.train import retrain_all
     from storage.queries import load_stage_states

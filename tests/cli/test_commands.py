@@ -64,6 +64,24 @@ def test_bench_reports_json_last(tmp_path: Path) -> None:
     assert report["ingest_only"] is True
 
 
+def test_bench_with_models_trains_on_a_warm_up_and_scores_with_them(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", "-n", "3000", "--users", "300", "--json",
+                                      "--models", "--warm", "4000", "--keep", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["models"] == {"ensemble": 1, "predictor": 1}
+    # the stage that scored the timed events held both models
+    assert report["learning"].startswith("anomaly ensemble v1 (")
+    assert "; violation predictor v1 (" in report["learning"]
+    assert report["events"] == 3000  # the timed run only; the warm-up is not counted
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        labels = conn.execute("SELECT label, count(*) FROM labels GROUP BY label").fetchall()
+    assert stored == 7000 and dict(labels) == {"benign": 40, "violation": 40}
+
+
 def test_systemd_unit_is_hardened() -> None:
     unit = CliRunner().invoke(cli, ["systemd-unit", "--user", "ott"]).output
     for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
