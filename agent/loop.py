@@ -40,6 +40,10 @@ class AgentStats:
     batches: int = 0
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    # CPU time of the whole process (every thread) over the run: events per CPU second
+    # is what one core sustains, whatever else the machine is doing.
+    cpu_started: float = field(default_factory=time.process_time)
+    cpu_finished: float | None = None
     last_event_ts: float | None = None
     # (latency seconds, how many events) per committed chunk; bounded.
     latencies: list[tuple[float, int]] = field(default_factory=list)
@@ -68,6 +72,10 @@ class AgentStats:
     @property
     def elapsed(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
+
+    @property
+    def cpu_seconds(self) -> float:
+        return (self.cpu_finished or time.process_time()) - self.cpu_started
 
 
 AfterCommit = Callable[[list[Event], list[Assessment], list[Finding]], None]
@@ -115,6 +123,7 @@ class Agent:
         """Run until every (finite) source is done, or `stop` is set; then drain."""
         stop = stop or asyncio.Event()
         self.stats.started = time.perf_counter()
+        self.stats.cpu_started = time.process_time()
         queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=self.queue_chunks)
         sources_stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(queue, sources_stop), name=s.name)
@@ -140,6 +149,7 @@ class Agent:
             if final.upserts:
                 self._commit(final, [], [])
             self.stats.finished = time.perf_counter()
+            self.stats.cpu_finished = time.process_time()
         finally:
             sources_stop.set()
             stop_waiter.cancel()

@@ -61,6 +61,8 @@ def test_bench_reports_json_last(tmp_path: Path) -> None:
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["events"] == 3000
     assert report["events_per_s"] > 0 and report["p99_ms"] >= report["p50_ms"] > 0
+    assert 0 < report["cpu_seconds"] and report["events_per_cpu_s"] == pytest.approx(
+        3000 / report["cpu_seconds"], rel=0.01)
     assert report["ingest_only"] is True
 
 
