@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, Integer, Subquery, and_, cast, func, select
 
 from storage.tables import (
     AlertRow,
@@ -45,6 +45,12 @@ class StreamFilter:
     def active(self) -> bool:
         return any((self.level, self.code, self.user, self.region))
 
+    @property
+    def indexed(self) -> bool:
+        """An index gives this filter's rows directly (a code's in id order, a user's
+        all together): no need to search it window by window."""
+        return bool(self.code or self.user)
+
 
 LEVEL_ORDER = ("low", "medium", "high", "critical")
 
@@ -52,12 +58,15 @@ STREAM_COLUMNS = (A.c.id, A.c.event_id, A.c.user_id, A.c.ts, A.c.score, A.c.leve
                   A.c.decision, A.c.threshold, A.c.top_code, E.c.event_type, E.c.region)
 
 
-def stream(engine: Engine, *, after_id: int = 0, limit: int = 200,
-           where: StreamFilter = StreamFilter()) -> list[dict[str, Any]]:
-    """Newest assessments (with their event's type and region), newest first."""
+def stream(engine: Engine, *, after_id: int = 0, before_id: int | None = None,
+           limit: int = 200, where: StreamFilter = StreamFilter()) -> list[dict[str, Any]]:
+    """Newest assessments (with their event's type and region), newest first, with
+    after_id < id < before_id."""
     query = select(*STREAM_COLUMNS).join(E, E.c.event_id == A.c.event_id)
     if after_id:
         query = query.where(A.c.id > after_id)
+    if before_id is not None:
+        query = query.where(A.c.id < before_id)
     if where.level and where.level != "low":
         # level >= medium implies decision != allow, which lets the partial index serve it
         allowed = LEVEL_ORDER[LEVEL_ORDER.index(where.level):]
@@ -71,6 +80,60 @@ def stream(engine: Engine, *, after_id: int = 0, limit: int = 200,
     query = query.order_by(A.c.id.desc()).limit(limit)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
+
+
+class StreamSearch:
+    """The Live stream under one filter, kept current by id watermarks.
+
+    `top` is the newest assessment id looked at, `floor` the oldest (0 once the
+    search reached the first row). `refresh` reads only the rows above `top`; while
+    fewer than `limit` rows match, `deepen` goes further back in id windows, each a
+    bounded query, so a filter that few rows match (a region, which no index serves)
+    is searched a window at a time, never in one scan of the whole table."""
+
+    FIRST_WINDOW = 20_000
+    MAX_WINDOW = 100_000
+
+    def __init__(self, where: StreamFilter = StreamFilter(), limit: int = 200) -> None:
+        self.where = where
+        self.limit = limit
+        self.rows: list[dict[str, Any]] = []
+        self.top = 0
+        self.floor: int | None = None  # None: not started
+        self.window = self.FIRST_WINDOW
+
+    @property
+    def complete(self) -> bool:
+        return self.floor is not None and (self.floor == 0 or len(self.rows) >= self.limit)
+
+    @property
+    def looked_at(self) -> int:
+        """How many ids the search has covered."""
+        return self.top - (self.floor or 0)
+
+    def refresh(self, engine: Engine, newest: int) -> bool:
+        """Take in the rows added up to `newest`; True if the rows changed."""
+        if self.floor is None:
+            self.top = self.floor = newest
+            return False
+        if newest <= self.top:
+            return False
+        fresh = stream(engine, after_id=self.top, before_id=newest + 1, limit=self.limit,
+                       where=self.where)
+        self.top = newest
+        self.rows = (fresh + self.rows)[:self.limit]
+        return bool(fresh)
+
+    def deepen(self, engine: Engine) -> bool:
+        """Search one more window of older ids; True if rows were found."""
+        assert self.floor is not None
+        low = 0 if self.where.indexed else max(0, self.floor - self.window)
+        older = stream(engine, after_id=low, before_id=self.floor + 1,
+                       limit=self.limit - len(self.rows), where=self.where)
+        self.rows += older
+        self.floor = low
+        self.window = min(self.MAX_WINDOW, self.window * 2)
+        return bool(older)
 
 
 def recent_profile(engine: Engine, sample: int = 5000) -> dict[str, dict[str, int]]:
@@ -89,25 +152,45 @@ def rate_series(engine: Engine, *, buckets: int = 30, width: float = 10.0,
                 sample: int = 50_000) -> tuple[list[float], list[float]]:
     """Events/s and alerts/min over the last buckets×width seconds of arrival time
     (`ingested_at`: wall time in the agent, event time in a replay), read from the
-    newest rows by primary key so the cost does not grow with the database."""
+    newest rows by primary key so the cost does not grow with the database. The
+    counting is done in SQL: a handful of rows comes back, not `sample`."""
+    span = buckets * width
+    arrivals = select(E.c.ingested_at.label("at")).order_by(E.c.id.desc()).limit(sample)
+    raised = select(ALERTS.c.created_at.label("at")).order_by(ALERTS.c.id.desc()).limit(
+        sample // 10)
     with engine.connect() as conn:
-        arrivals = conn.execute(select(E.c.ingested_at).order_by(E.c.id.desc())
-                                .limit(sample)).scalars().all()
-        if not arrivals:
+        newest = arrivals.subquery()
+        until = conn.execute(select(func.max(newest.c.at))).scalar()
+        if until is None:
             return [0.0] * buckets, [0.0] * buckets
-        until = max(arrivals)
-        raised = conn.execute(select(ALERTS.c.created_at).order_by(ALERTS.c.id.desc())
-                              .limit(sample // 10)).scalars().all()
-    since = until - buckets * width
-    events = [0] * buckets
-    for at in arrivals:
-        if at > since:
-            events[min(buckets - 1, int((at - since) // width))] += 1
-    alerts = [0] * buckets
-    for at in raised:
-        if since < at <= until:
-            alerts[min(buckets - 1, int((at - since) // width))] += 1
-    return [n / width for n in events], [n * 60 / width for n in alerts]
+        events = _bucket_counts(conn, newest, until - span, until, width)
+        alerts = _bucket_counts(conn, raised.subquery(), until - span, until, width)
+    return ([n / width for n in _spread(events, buckets)],
+            [n * 60 / width for n in _spread(alerts, buckets)])
+
+
+def _bucket_counts(conn: Connection, times: Subquery, since: float, until: float,
+                   width: float) -> dict[int, int]:
+    """How many of `times.c.at` fall in each `width`-second bucket of (since, until]."""
+    ratio = (times.c.at - since) / width
+    bucket = (func.floor(ratio) if conn.dialect.name == "postgresql"
+              else cast(ratio, Integer)).label("bucket")
+    query = (select(bucket, func.count()).where(times.c.at > since, times.c.at <= until)
+             .group_by(bucket))
+    return {int(b): n for b, n in conn.execute(query).all()}
+
+
+def _spread(counts: dict[int, int], buckets: int) -> list[int]:
+    """Bucket counts as a list; the newest arrival's own bucket folds into the last."""
+    series = [0] * buckets
+    for bucket, count in counts.items():
+        series[min(buckets - 1, bucket)] += count
+    return series
+
+
+def newest_assessment_id(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(A.c.id))).scalar() or 0
 
 
 def newest_event_ts(engine: Engine) -> float | None:

@@ -36,4 +36,6 @@ def status_text(beat: dict[str, Any] | None, database: str, newest_ts: float | N
 
 class StatusBar(Static):
     def show(self, beat: dict[str, Any] | None, database: str, newest: float | None) -> None:
-        self.update(status_text(beat, database, newest, time.time()))
+        text = status_text(beat, database, newest, time.time())
+        if text != self.content:
+            self.update(text, layout=False)  # one line, its size fixed by the stylesheet

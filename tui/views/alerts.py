@@ -18,7 +18,7 @@ from ottwatch.alerts import store
 from ottwatch.alerts.silences import Silence
 from tui.safe import clock, level_text, plain, visible
 from tui.views.live import LiveView
-from tui.views.tables import refill, selected_key
+from tui.views.tables import MeasuredTable, deliver, refill, selected_key, show_text
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -57,7 +57,7 @@ class AlertsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="alerts-summary")
-        table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = MeasuredTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("time", "severity", "status", "count", "code", "subject", "title")
         yield table
         yield Input(placeholder="silence for: DURATION REASON (e.g. 2h planned maintenance)",
@@ -73,7 +73,7 @@ class AlertsView(Vertical):
     def _load(self) -> None:
         rows = store.list_alerts(self.engine, limit=300)
         silences = store.load_silences(self.engine)
-        self.app.call_from_thread(self._show, rows, silences)
+        deliver(self.app, self._show, rows, silences)
 
     def _show(self, rows: list[dict[str, Any]], silences: list[Silence]) -> None:
         self.rows = {r["alert_id"]: r for r in rows}
@@ -81,9 +81,9 @@ class AlertsView(Vertical):
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         summary = "  ".join(f"{status} {n}" for status, n in sorted(counts.items()))
-        self.query_one("#alerts-summary", Static).update(
-            f"{summary or 'no alerts'}   {len(silences)} silence(s) in force   "
-            "(a ack, s silence, u unsilence, enter open)")
+        show_text(self.query_one("#alerts-summary", Static),
+                  f"{summary or 'no alerts'}   {len(silences)} silence(s) in force   "
+                  "(a ack, s silence, u unsilence, enter open)")
         refill(self.query_one(DataTable), [
             (clock(r["created_at"]), level_text(r["severity"]), r["status"], str(r["count"]),
              plain(", ".join(r["codes"] or [])),

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from storage import console
 from tui.safe import clock, plain, visible
-from tui.views.tables import refill
+from tui.views.tables import MeasuredTable, deliver, refill
 
 
 class AuditView(Vertical):
@@ -21,7 +21,7 @@ class AuditView(Vertical):
         self.engine = engine
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = MeasuredTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("when", "who", "action", "target", "detail")
         yield table
 
@@ -31,7 +31,7 @@ class AuditView(Vertical):
     @work(thread=True, exclusive=True, group="audit")
     def _load(self) -> None:
         rows = console.audit(self.engine)
-        self.app.call_from_thread(self._show, rows)
+        deliver(self.app, self._show, rows)
 
     def _show(self, rows: list[dict[str, Any]]) -> None:
         refill(self.query_one(DataTable),

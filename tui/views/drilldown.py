@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from storage import console, operator
 from tui.safe import ago, clock, level_text, plain, visible
+from tui.views.tables import MeasuredTable
 
 
 def reasons_table(assessment: dict[str, Any] | None) -> Table:
@@ -94,7 +95,7 @@ class DrillDown(Screen[None]):
                 yield Static(id="reasons")
             yield Static(id="user")
             yield Static("timeline (newest first)", classes="caption")
-            table: DataTable[Any] = DataTable(id="timeline", cursor_type="row")
+            table: DataTable[Any] = MeasuredTable(id="timeline", cursor_type="row")
             table.add_columns("time", "type", "device", "ip", "region", "score", "level",
                               "top reason")
             yield table

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import threading
+import time
 from typing import Any
 
 from rich.text import Text
@@ -14,10 +16,13 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from storage import console
-from storage.console import StreamFilter
+from storage.console import StreamFilter, StreamSearch
 from tui.safe import clock, level_text, plain
+from tui.views.tables import MeasuredTable, deliver, show_text
 
 STREAM_LIMIT = 200
+SLICE_S = 0.08  # a filter's search shows what it found at least this often
+Stats = tuple[dict[str, dict[str, int]], tuple[list[float], list[float]]]
 FILTER_HELP = "filter: level:high code:geo.anonymizer user:ID region:DE  (empty clears)"
 
 
@@ -49,9 +54,13 @@ class LiveView(Vertical):
     def __init__(self, engine: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
-        self.where = StreamFilter()
+        self.search = StreamSearch(limit=STREAM_LIMIT)
+        self.shown_search: StreamSearch | None = None  # the search whose rows are shown
         self.following = True
-        self.newest_id = 0
+        self.shown_ids: list[int] = []
+        self.profiled_id = -1  # the newest assessment id the stats were read at
+        self.load_lock = threading.Lock()
+        self.box_closing = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-stats"):
@@ -65,7 +74,7 @@ class LiveView(Vertical):
             yield Static("", id="live-reasons")
         yield Input(placeholder=FILTER_HELP, id="filter")
         yield Static("", id="live-state")
-        table: DataTable[Any] = DataTable(id="stream", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = MeasuredTable(id="stream", cursor_type="row", zebra_stripes=True)
         table.add_columns("time", "user", "type", "region", "score", "level", "top reason")
         yield table
 
@@ -74,6 +83,10 @@ class LiveView(Vertical):
         self._show_state()
         self.query_one(DataTable).focus()
 
+    @property
+    def where(self) -> StreamFilter:
+        return self.search.where
+
     # -- data -------------------------------------------------------------------
     def refresh_data(self) -> None:
         if self.following:
@@ -81,34 +94,76 @@ class LiveView(Vertical):
 
     @work(thread=True, exclusive=True, group="live")
     def _load(self) -> None:
-        rows = console.stream(self.engine, limit=STREAM_LIMIT, where=self.where)
-        profile = console.recent_profile(self.engine)
-        rates = console.rate_series(self.engine)
-        self.app.call_from_thread(self._show, rows, profile, rates)
+        """Rows above the watermark; then, while the filter has too few rows, older
+        windows a time slice at a time, each slice shown as it comes."""
+        with self.load_lock:  # a replaced load stops at its next delivery
+            self._load_locked(self.search)
 
-    def _show(self, rows: list[dict[str, Any]], profile: dict[str, dict[str, int]],
-              rates: tuple[list[float], list[float]]) -> None:
+    def _load_locked(self, search: StreamSearch) -> None:
+        newest = console.newest_assessment_id(self.engine)
+        changed = search.refresh(self.engine, newest)
+        stats = self._stats(newest)
+        if not (changed or stats) and search.complete and self._on_screen(search):
+            return  # nothing new since the last look
+        while True:
+            deadline = time.monotonic() + SLICE_S
+            while not search.complete and time.monotonic() < deadline:
+                search.deepen(self.engine)
+            if not deliver(self.app, self._show, search, list(search.rows), stats, newest):
+                return
+            if search.complete:
+                return
+            stats = None
+
+    def _on_screen(self, search: StreamSearch) -> bool:
+        """The table shows this search's rows (a cancelled load may have read rows it
+        never delivered)."""
+        return search is self.shown_search and \
+            [row["id"] for row in search.rows] == self.shown_ids
+
+    def _stats(self, newest: int) -> Stats | None:
+        """The level mix, top reasons and rates, when there are new rows since the last
+        read (they do not depend on the filter)."""
+        if newest == self.profiled_id:
+            return None
+        return console.recent_profile(self.engine), console.rate_series(self.engine)
+
+    def _show(self, search: StreamSearch, rows: list[dict[str, Any]], stats: Stats | None,
+              newest: int) -> None:
+        if stats is not None:
+            self._show_stats(*stats)
+            self.profiled_id = newest
+        if search is not self.search:
+            return  # a filter that was replaced meanwhile
+        self.shown_search = search
+        self._close_box()
+        self._show_state()
+        ids = [row["id"] for row in rows]
+        if ids == self.shown_ids and self.query_one(DataTable).row_count == len(rows):
+            return
+        self.shown_ids = ids
+        self._fill(rows)
+
+    def _show_stats(self, profile: dict[str, dict[str, int]],
+                    rates: tuple[list[float], list[float]]) -> None:
         eps, apm = rates
         self.query_one("#eps", Sparkline).data = eps or [0]
         self.query_one("#apm", Sparkline).data = apm or [0]
-        self.query_one("#eps-caption", Static).update(f"events/s {eps[-1] if eps else 0:,.0f}")
-        self.query_one("#apm-caption", Static).update(f"alerts/min {apm[-1] if apm else 0:,.0f}")
+        show_text(self.query_one("#eps-caption", Static),
+                  f"events/s {eps[-1] if eps else 0:,.0f}", fixed_size=True)
+        show_text(self.query_one("#apm-caption", Static),
+                  f"alerts/min {apm[-1] if apm else 0:,.0f}", fixed_size=True)
         levels = Text("levels  ")
         total = sum(profile["levels"].values()) or 1
         for level in console.LEVEL_ORDER:
             share = profile["levels"].get(level, 0) / total
             levels.append_text(level_text(f"{level} {share:.0%}"[:14]))
             levels.append("  ")
-        self.query_one("#live-levels", Static).update(levels)
+        show_text(self.query_one("#live-levels", Static), levels, fixed_size=True)
         reasons = Text("top reasons  ")
         for code, count in profile["codes"].items():
             reasons.append_text(plain(f"{code} {count}  "))
-        self.query_one("#live-reasons", Static).update(reasons)
-        top = rows[0]["id"] if rows else 0
-        if top == self.newest_id and self.query_one(DataTable).row_count:
-            return
-        self.newest_id = top
-        self._fill(rows)
+        show_text(self.query_one("#live-reasons", Static), reasons, fixed_size=True)
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one(DataTable)
@@ -133,19 +188,23 @@ class LiveView(Vertical):
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, message: Input.Submitted) -> None:
         try:
-            self.where = parse_filter(message.value)
+            self.apply_filter(message.value)
         except ValueError as exc:
             self.app.notify(str(exc), severity="error", markup=False)
             return
-        message.input.display = False
-        self.query_one(DataTable).focus()
-        self.newest_id = -1
-        self._show_state()
-        self._load()
+        self.box_closing = True
+
+    def _close_box(self) -> None:
+        """The filter box closes when the filter's first rows arrive: the screen is
+        laid out and drawn once for both, not once for each."""
+        if self.box_closing:
+            self.box_closing = False
+            self.query_one("#filter", Input).display = False
+            self.query_one(DataTable).focus()
 
     def apply_filter(self, text: str) -> None:
-        self.where = parse_filter(text)
-        self.newest_id = -1
+        self.search = StreamSearch(parse_filter(text), limit=STREAM_LIMIT)
+        self.shown_ids = []
         self._show_state()
         self._load()
 
@@ -165,7 +224,10 @@ class LiveView(Vertical):
                                              ("region", self.where.region)) if v]
             state.append("   filter ")
             state.append_text(plain(" ".join(parts)))
-        self.query_one("#live-state", Static).update(state)
+        if self.search.floor is not None and not self.search.complete:
+            state.append(f"   searching: {self.search.looked_at:,} newest events looked at",
+                         style="yellow")
+        show_text(self.query_one("#live-state", Static), state, fixed_size=True)
 
     @on(DataTable.RowSelected, "#stream")
     def _selected(self, message: DataTable.RowSelected) -> None:

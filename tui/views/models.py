@@ -12,10 +12,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ottwatch.learning import registry
 from storage import console, operator
 from tui.safe import clock, visible
-from tui.views.tables import refill, selected_key
+from tui.views.tables import MeasuredTable, deliver, refill, selected_key, show_text
 
 STATUS_STYLES = {"active": "bold green", "candidate": "yellow", "retired": "dim"}
 
@@ -52,7 +51,7 @@ class ModelsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="models-summary")
-        table: DataTable[Any] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = MeasuredTable(id="models-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("model", "version", "status", "trained", "samples", "ROC AUC", "F1",
                           "precision", "recall", "drift")
         yield table
@@ -63,30 +62,32 @@ class ModelsView(Vertical):
 
     @work(thread=True, exclusive=True, group="models")
     def _load(self) -> None:
-        models = registry.list_models(self.engine)
+        models = console.models(self.engine)  # not the registry: it imports joblib, numpy
         labels = console.label_counts(self.engine)
         command = operator.command_status(self.engine, self.command_id) \
             if self.command_id is not None else None
         beat = console.heartbeat(self.engine)
-        self.app.call_from_thread(self._show, models, labels, command, beat)
+        deliver(self.app, self._show, models, labels, command, beat)
 
     def _show(self, models: list[Any], labels: dict[str, int], command: dict[str, Any] | None,
               beat: dict[str, Any] | None) -> None:
-        self.models = {f"{m.name}:{m.version}": m for m in models}
-        self.query_one("#models-summary", Static).update(
-            f"labels: {labels.get('violation', 0)} violation, {labels.get('benign', 0)} benign"
-            "   (r retrain, P promote the selected version, R roll back its model)")
+        ordered = sorted(models, key=lambda m: (m["name"], -m["version"]))
+        self.models = {f"{m['name']}:{m['version']}": m for m in ordered}
+        show_text(self.query_one("#models-summary", Static),
+                  f"labels: {labels.get('violation', 0)} violation, "
+                  f"{labels.get('benign', 0)} benign"
+                  "   (r retrain, P promote the selected version, R roll back its model)")
         rows = []
-        for m in sorted(models, key=lambda m: (m.name, -m.version)):
-            rows.append((m.name, str(m.version),
-                         Text(m.status, style=STATUS_STYLES.get(m.status, "")),
-                         clock(m.trained_at), f"{m.samples:,}",
-                         metric(m.metrics, "roc_auc", "auc"), metric(m.metrics, "f1"),
-                         metric(m.metrics, "precision"), metric(m.metrics, "recall"),
-                         drift_text(m.drift)))
-        refill(self.query_one(DataTable), rows,
-               [f"{m.name}:{m.version}" for m in sorted(models, key=lambda m: (m.name, -m.version))])
-        self.query_one("#models-command", Static).update(self._command_text(command, beat))
+        for m in ordered:
+            metrics = m["metrics"] or {}
+            rows.append((m["name"], str(m["version"]),
+                         Text(m["status"], style=STATUS_STYLES.get(m["status"], "")),
+                         clock(m["trained_at"]), f"{m['samples']:,}",
+                         metric(metrics, "roc_auc", "auc"), metric(metrics, "f1"),
+                         metric(metrics, "precision"), metric(metrics, "recall"),
+                         drift_text(m["drift"])))
+        refill(self.query_one(DataTable), rows, list(self.models))
+        show_text(self.query_one("#models-command", Static), self._command_text(command, beat))
 
     @staticmethod
     def _command_text(command: dict[str, Any] | None, beat: dict[str, Any] | None) -> Text:
@@ -123,12 +124,12 @@ class ModelsView(Vertical):
     def action_promote(self) -> None:
         model = self._selected()
         if model is not None:
-            self._send("promote", {"name": model.name, "version": model.version})
+            self._send("promote", {"name": model["name"], "version": model["version"]})
 
     def action_rollback(self) -> None:
         model = self._selected()
         if model is not None:
-            self._send("rollback", {"name": model.name})
+            self._send("rollback", {"name": model["name"]})
 
 
 def summarise(result: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -13,9 +14,11 @@ from textual.widgets import DataTable, Static
 from ottwatch.regulations.table import RegulationTable, load_table
 from storage import console
 from tui.safe import ago, clock, plain
-from tui.views.tables import refill
+from tui.views.tables import MeasuredTable, deliver, refill, show_text
 
 DAY = 86400.0
+SLOW_EVERY_S = 30.0  # a day's counts by region: half a minute late is still right
+PENDING = "…"
 
 
 def time_left(deadline: float, now: float, window: float) -> Text:
@@ -34,20 +37,34 @@ def scope_counts(table: RegulationTable, by_region: dict[str | None, int]) -> di
     return counts
 
 
+def consent_text(consent: dict[bool | None, int] | None) -> str:
+    if consent is None:
+        return f"consent coverage {PENDING}"
+    known = consent.get(True, 0) + consent.get(False, 0)
+    coverage = f"{consent.get(True, 0) / known:.0%}" if known else "-"
+    return f"consent coverage {coverage} of {known:,} users with a known state"
+
+
+def scope_text(scope: dict[str, int] | None, regulation: str) -> str:
+    return PENDING if scope is None else f"{scope.get(regulation, 0):,}"
+
+
 class RegulationsView(Vertical):
     def __init__(self, engine: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.table = load_table()
+        self.aggregates: dict[str, Any] | None = None
+        self.aggregated_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="regulations-summary")
-        summary: DataTable[Any] = DataTable(id="regulations-table", cursor_type="row")
+        summary: DataTable[Any] = MeasuredTable(id="regulations-table", cursor_type="row")
         summary.add_columns("regulation", "events 24h", "alerts today", "alerts 7d",
                             "open timers", "next deadline")
         yield summary
         yield Static("open timers, nearest deadline first", classes="caption")
-        timers: DataTable[Any] = DataTable(id="timers-table", cursor_type="row")
+        timers: DataTable[Any] = MeasuredTable(id="timers-table", cursor_type="row")
         timers.add_columns("kind", "request", "user", "regulation", "opened", "deadline",
                            "time left")
         yield timers
@@ -57,26 +74,36 @@ class RegulationsView(Vertical):
 
     @work(thread=True, exclusive=True, group="regulations")
     def _load(self) -> None:
+        """The indexed reads first, shown at once; then, at most every SLOW_EVERY_S,
+        the two aggregates that read many rows (a day of events by region, every
+        user's consent), shown when they land and kept until the next time."""
         now = console.newest_event_ts(self.engine) or 0.0
         data = {
             "now": now,
-            "scope": scope_counts(self.table, console.events_by_region(
-                self.engine, since=now - DAY, until=now)),
             "today": console.regulation_alert_counts(self.engine, since=now - DAY),
             "week": console.regulation_alert_counts(self.engine, since=now - 7 * DAY),
             "timers": console.open_timers(self.engine),
+            **(self.aggregates or {"scope": None, "consent": None}),
+        }
+        if not deliver(self.app, self._show, data) or not self._aggregates_due():
+            return
+        self.aggregates = {
+            "scope": scope_counts(self.table, console.events_by_region(
+                self.engine, since=now - DAY, until=now)),
             "consent": console.consent_coverage(self.engine),
         }
-        self.app.call_from_thread(self._show, data)
+        self.aggregated_at = time.monotonic()
+        deliver(self.app, self._show, {**data, **self.aggregates})
+
+    def _aggregates_due(self) -> bool:
+        return self.aggregates is None or \
+            time.monotonic() - self.aggregated_at >= SLOW_EVERY_S
 
     def _show(self, data: dict[str, Any]) -> None:
         now, timers = data["now"], data["timers"]
-        consent = data["consent"]
-        known = consent.get(True, 0) + consent.get(False, 0)
-        coverage = f"{consent.get(True, 0) / known:.0%}" if known else "-"
-        self.query_one("#regulations-summary", Static).update(
-            f"consent coverage {coverage} of {known:,} users with a known state   "
-            f"{len(timers)} open timers   (time is the newest event's: {clock(now)})")
+        show_text(self.query_one("#regulations-summary", Static),
+                  f"{consent_text(data['consent'])}   {len(timers)} open timers   "
+                  f"(time is the newest event's: {clock(now)})")
         by_regulation: dict[str, list[dict[str, Any]]] = {}
         for timer in timers:
             by_regulation.setdefault(timer["regulation"], []).append(timer)
@@ -86,7 +113,7 @@ class RegulationsView(Vertical):
             nearest = min((t["deadline"] for t in open_timers), default=None)
             window = regulation.dsar.seconds
             rows.append((
-                Text(regulation.id, style="bold"), f"{data['scope'].get(regulation.id, 0):,}",
+                Text(regulation.id, style="bold"), scope_text(data["scope"], regulation.id),
                 str(data["today"].get(regulation.id, 0)), str(data["week"].get(regulation.id, 0)),
                 str(len(open_timers)),
                 time_left(nearest, now, window) if nearest is not None else Text("-"),

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Static
 from storage import console, operator
 from tui.safe import clock, level_text, plain, visible
 from tui.views.live import LiveView
-from tui.views.tables import refill, selected_key
+from tui.views.tables import MeasuredTable, deliver, refill, selected_key, show_text
 
 
 class ReviewView(Vertical):
@@ -30,7 +30,7 @@ class ReviewView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-summary")
-        table: DataTable[Any] = DataTable(id="review-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = MeasuredTable(id="review-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("time", "user", "type", "score", "level", "top reason")
         yield table
         yield Input(placeholder="note (enter saves the label, escape cancels)", id="review-note")
@@ -44,12 +44,12 @@ class ReviewView(Vertical):
     @work(thread=True, exclusive=True, group="review")
     def _load(self) -> None:
         rows = console.review_queue(self.engine)
-        self.app.call_from_thread(self._show, rows)
+        deliver(self.app, self._show, rows)
 
     def _show(self, rows: list[dict[str, Any]]) -> None:
-        self.query_one("#review-summary", Static).update(
-            f"{len(rows)}{'+' if len(rows) >= 200 else ''} events to review, oldest first "
-            "(v violation, b benign, enter drill down)")
+        show_text(self.query_one("#review-summary", Static),
+                  f"{len(rows)}{'+' if len(rows) >= 200 else ''} events to review, "
+                  "oldest first (v violation, b benign, enter drill down)")
         refill(self.query_one(DataTable),
                [(clock(r["ts"]), plain(r["user_id"]), plain(r["event_type"]),
                  Text(f"{r['score']:.0f}", justify="right"), level_text(r["level"]),

@@ -10,9 +10,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
 
 from storage import console
 from tui.safe import clock, plain, visible
+from tui.views.tables import deliver, show_text
 
 KIND_LABELS = {"device": "device", "ip": "IP", "payment": "payment"}
 
@@ -25,6 +27,21 @@ def ring_label(ring: dict[str, Any]) -> Text:
     return text
 
 
+def add_ring_branches(node: TreeNode[str | None], ring: dict[str, Any]) -> None:
+    """Under a ring: what its accounts share, by kind, and its members."""
+    by_kind: dict[str, list[str]] = {}
+    for shared in ring["shared"] or []:
+        by_kind.setdefault(shared.get("kind", "?"), []).append(shared.get("value", ""))
+    for kind, values in by_kind.items():
+        branch = node.add(Text(f"shared {KIND_LABELS.get(kind, kind)}s ({len(values)})"),
+                          expand=True)
+        for value in values:
+            branch.add_leaf(plain(value))
+    users = node.add(Text(f"members ({len(ring['members'] or [])})"), expand=True)
+    for member in ring["members"] or []:
+        users.add_leaf(plain(member), data=f"user:{member}")
+
+
 class RingsView(Vertical):
     class OpenUser(Message):
         def __init__(self, user_id: str) -> None:
@@ -35,6 +52,7 @@ class RingsView(Vertical):
         super().__init__(**kwargs)
         self.engine = engine
         self.shown: list[tuple[str, int, float]] = []
+        self.rings: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rings-summary")
@@ -48,35 +66,34 @@ class RingsView(Vertical):
     @work(thread=True, exclusive=True, group="rings")
     def _load(self) -> None:
         rings = console.rings(self.engine)
-        self.app.call_from_thread(self._show, rings)
+        deliver(self.app, self._show, rings)
 
     def _show(self, rings: list[dict[str, Any]]) -> None:
         signature = [(r["ring_id"], r["size"], r["risk"]) for r in rings]
         members = sum(r["size"] for r in rings)
-        self.query_one("#rings-summary", Static).update(
-            f"{len(rings)} rings, {members} accounts  (enter on a user: drill down)")
+        show_text(self.query_one("#rings-summary", Static),
+                  f"{len(rings)} rings, {members} accounts  (enter on a user: drill down)")
         if signature == self.shown:
             return
         self.shown = signature
+        self.rings = {r["ring_id"]: r for r in rings}
         tree = self.query_one(Tree)
         expanded = {n.data for n in tree.root.children if n.is_expanded}
         tree.clear()
         for ring in rings:
-            node = tree.root.add(ring_label(ring), data=ring["ring_id"],
-                                 expand=ring["ring_id"] in expanded)
-            by_kind: dict[str, list[str]] = {}
-            for shared in ring["shared"] or []:
-                by_kind.setdefault(shared.get("kind", "?"), []).append(shared.get("value", ""))
-            for kind, values in by_kind.items():
-                branch = node.add(Text(f"shared {KIND_LABELS.get(kind, kind)}s ({len(values)})"),
-                                  expand=True)
-                for value in values:
-                    branch.add_leaf(plain(value))
-            users = node.add(Text(f"members ({len(ring['members'] or [])})"), expand=True)
-            for member in ring["members"] or []:
-                users.add_leaf(plain(member), data=f"user:{member}")
+            node = tree.root.add(ring_label(ring), data=ring["ring_id"], allow_expand=True)
+            if ring["ring_id"] in expanded:
+                add_ring_branches(node, ring)
+                node.expand()
         if tree.cursor_line < 0 and tree.root.children:
             tree.move_cursor(tree.root.children[0])
+
+    @on(Tree.NodeExpanded, "#rings-tree")
+    def _expanded(self, message: Tree.NodeExpanded[str | None]) -> None:
+        """A ring's branches are made when it is first opened, not for every ring."""
+        ring = self.rings.get(message.node.data or "")
+        if ring is not None and not message.node.children:
+            add_ring_branches(message.node, ring)
 
     @on(Tree.NodeSelected, "#rings-tree")
     def _selected(self, message: Tree.NodeSelected[str | None]) -> None:
