@@ -14,6 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import suppress
 from typing import Any
 
 from ottwatch.learning.reservoir import Sample
@@ -54,10 +55,8 @@ class ProcessTrainer:
 def _retrain(url: str, context: ContextFactory, names: list[str], now: float,
              settings: LearningSettings, sample: Sample | None, actor: str
              ) -> tuple[int, list[dict[str, Any]]]:
-    try:
+    with suppress(OSError):  # not permitted here: train at the same priority
         os.nice(NICENESS)
-    except OSError:  # not permitted here: train at the same priority
-        pass
     engine = make_engine(url)
     try:
         results = retrain_all(engine, names, now=now, settings=settings, context=context(),
