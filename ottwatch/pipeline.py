@@ -117,6 +117,14 @@ class Stateful(Protocol):
 
 
 @runtime_checkable
+class Repackable(Protocol):
+    """A `Stateful` part whose snapshot carries some state as of its last, throttled
+    packing; `repack` makes the next snapshot carry all of it as of now."""
+
+    def repack(self) -> None: ...
+
+
+@runtime_checkable
 class StatefulStage(Stage, Stateful, Protocol):
     """A stage with `Stateful` state."""
 
@@ -244,6 +252,9 @@ class Pipeline:
         """A batch carrying every part's snapshot now (a clean shutdown): a stage's own
         throttle may not have marked its latest changes dirty yet."""
         batch = Batch(events=[], now=now)
+        for part in self._stateful():
+            if isinstance(part, Repackable):
+                part.repack()
         self._persist(batch, force=True)
         return batch
 

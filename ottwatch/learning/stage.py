@@ -69,6 +69,7 @@ class LearningStage:
         self._now = -math.inf
         self._reservoir_blob: bytes | None = None
         self._reservoir_at = -math.inf
+        self._reservoir_seen = 0
 
     # -- models -----------------------------------------------------------------------
     def set_models(self, ensemble: Ensemble | None, predictor: Predictor | None,
@@ -184,11 +185,14 @@ class LearningStage:
 
     # -- state ------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """Per-user state as of now; the reservoir as of its last packing, repacked at
-        most every `reservoir_snapshot_s` of batch time (a few minutes of replacements
-        lost in a crash leave it a uniform sample of what it had seen)."""
+        """Per-user state as of now; the reservoir as of its last packing, repacked
+        every `reservoir_snapshot_s` of batch time (a few minutes of replacements lost
+        in a crash leave it a uniform sample of what it had seen), and whenever the rows
+        seen have doubled since (early on, the sample changes fastest)."""
         if self._reservoir_blob is None or \
-                self._now - self._reservoir_at >= self.settings.reservoir_snapshot_s:
+                self._now - self._reservoir_at >= self.settings.reservoir_snapshot_s or \
+                self.reservoir.seen >= 2 * self._reservoir_seen:
+            self._reservoir_seen = self.reservoir.seen
             self._reservoir_blob = self._pack_reservoir()
             self._reservoir_at = self._now
         users = zlib.compress(orjson.dumps(list(self.extractor.users.items())), 1)
@@ -197,6 +201,10 @@ class LearningStage:
         np.savez(buffer, meta=_bytes(json.dumps(meta).encode()), users=_bytes(users),
                  reservoir=_bytes(self._reservoir_blob))
         return buffer.getvalue()
+
+    def repack(self) -> None:
+        """The next snapshot packs the reservoir as it is (a clean shutdown)."""
+        self._reservoir_blob = None
 
     def _pack_reservoir(self) -> bytes:
         with self._lock:
@@ -225,6 +233,7 @@ class LearningStage:
                                     int(state["seen"]))
                 self.reservoir.rng.bit_generator.state = state["rng"]
             self._reservoir_blob = packed
+            self._reservoir_seen = self.reservoir.seen
         self.dirty = False
 
 

@@ -143,3 +143,32 @@ def test_the_reservoir_is_repacked_only_every_interval(world: World) -> None:
     later.restore(stage.snapshot())
     assert later.sample_rows().seen == 2000  # the reservoir as packed first
     assert later.extractor.users == stage.extractor.users  # users as of now
+
+
+def test_the_reservoir_is_repacked_once_the_rows_seen_have_doubled(world: World) -> None:
+    stage = LearningStage(LearningSettings(reservoir_snapshot_s=1e9))
+    events = world.train.events()
+    run_stages([PlaceGeo(), stage], events[:1000])
+    stage.snapshot()
+    run_stages([PlaceGeo(), stage], events[1000:2000])
+    later = LearningStage()
+    later.restore(stage.snapshot())
+    assert later.sample_rows().seen == 2000
+
+
+def test_a_clean_shutdown_stores_the_reservoir_as_it_is(world: World) -> None:
+    from ottwatch.pipeline import Pipeline
+
+    stage = LearningStage(LearningSettings(reservoir_snapshot_s=1e9))
+    pipeline = Pipeline([PlaceGeo(), stage])
+    events = world.train.events()
+    run_stages([PlaceGeo(), stage], events[:2000])
+    stage.snapshot()
+    run_stages([PlaceGeo(), stage], events[2000:3000])
+    final = pipeline.save_state(now=events[2999].ts)
+    [state] = [row["state"] for row in final.upserts["stage_state"]
+               if row["name"] == LearningStage.name]
+    later = LearningStage()
+    later.restore(state)
+    assert later.sample_rows().seen == 3000
+    assert later.sample_rows().event_ids.tolist() == stage.sample_rows().event_ids.tolist()
