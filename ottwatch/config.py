@@ -12,7 +12,7 @@ import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import platformdirs
@@ -20,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.geo.settings import GeoSettings
-from ottwatch.regulations.settings import RegulationSettings
-from ottwatch.rings.settings import RingSettings
-from ottwatch.stages.playback import PlaybackSettings
-from ottwatch.stages.security import SecuritySettings
-from ottwatch.stages.velocity import VelocitySettings
-from storage.retention import RetentionSettings
+
+if TYPE_CHECKING:
+    from ottwatch.regulations.settings import RegulationSettings
+    from ottwatch.rings.settings import RingSettings
+    from ottwatch.stages.playback import PlaybackSettings
+    from ottwatch.stages.security import SecuritySettings
+    from ottwatch.stages.velocity import VelocitySettings
+    from storage.retention import RetentionSettings
 
 SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
 USER_CONFIG = Path(platformdirs.user_config_dir("ottwatch")) / "ottwatch.toml"
@@ -96,6 +98,31 @@ class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
+def _stage_settings() -> dict[str, type[BaseModel]]:
+    """The sections whose settings live with their stages. Their packages import the
+    pipeline (networkx, the alert sink...), so they are imported when `Config` is first
+    validated, not with this module: `ottwatch tui` reads the database URL and masks it
+    without loading the pipeline."""
+    from ottwatch.regulations.settings import RegulationSettings
+    from ottwatch.rings.settings import RingSettings
+    from ottwatch.stages.playback import PlaybackSettings
+    from ottwatch.stages.security import SecuritySettings
+    from ottwatch.stages.velocity import VelocitySettings
+    from storage.retention import RetentionSettings
+
+    settings: dict[str, type[BaseModel]] = {
+        "SecuritySettings": SecuritySettings, "VelocitySettings": VelocitySettings,
+        "PlaybackSettings": PlaybackSettings, "RegulationSettings": RegulationSettings,
+        "RetentionSettings": RetentionSettings, "RingSettings": RingSettings}
+    globals().update(settings)  # where pydantic resolves the annotations below
+    return settings
+
+
+def _default(name: str) -> Any:
+    """A section's default, made from its settings class once that is imported."""
+    return lambda: _stage_settings()[name]()
+
+
 class Config(Section):
     storage: StorageConfig = StorageConfig()
     ingest: IngestConfig = IngestConfig()
@@ -103,16 +130,23 @@ class Config(Section):
     geo: GeoConfig = GeoConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
-    security: SecuritySettings = SecuritySettings()
-    velocity: VelocitySettings = VelocitySettings()
-    playback: PlaybackSettings = PlaybackSettings()
-    regulations: RegulationSettings = RegulationSettings()
-    retention: RetentionSettings = RetentionSettings()
-    rings: RingSettings = RingSettings()
+    security: SecuritySettings = Field(default_factory=_default("SecuritySettings"))
+    velocity: VelocitySettings = Field(default_factory=_default("VelocitySettings"))
+    playback: PlaybackSettings = Field(default_factory=_default("PlaybackSettings"))
+    regulations: RegulationSettings = Field(default_factory=_default("RegulationSettings"))
+    retention: RetentionSettings = Field(default_factory=_default("RetentionSettings"))
+    rings: RingSettings = Field(default_factory=_default("RingSettings"))
     # The scorer and the segments validate their own keys (`ScoringSettings.from_scoring`).
     scoring: dict[str, Any] = {}
 
     source_path: Path | None = Field(None, exclude=True)
+
+    @classmethod
+    def model_rebuild(cls, **kwargs: Any) -> bool | None:
+        """Pydantic completes the model on its first use, through this: the stage
+        settings its annotations name are imported first."""
+        _stage_settings()
+        return super().model_rebuild(**kwargs)
 
 
 class ConfigError(Exception):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ottwatch.config import Config, ConfigError, load_config
+if TYPE_CHECKING:
+    from ottwatch.config import Config
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -31,6 +32,8 @@ def db_url(value: str) -> str:
 
 
 def load(config_path: str | None, db: str | None = None) -> Config:
+    from ottwatch.config import ConfigError, load_config
+
     try:
         config = load_config(config_path)
     except ConfigError as exc:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ottwatch.commands.common import config_option, load
+from ottwatch.commands.common import config_option, db_url, load
 from ottwatch.config import mask_url
 
 
 @click.command("tui")
 @config_option
-@click.option("--db", default=None, help="Database path or URL (default: [storage] url).")
+@click.option("--db", default=None,
+              help="Database path or URL (default: [storage] url). With --db and no --config, "
+                   "no config file is read: the console needs nothing else from it.")
 @click.option("--alert", "alert_id", default=None, help="Open straight at this alert.")
 @click.option("--user", "user_id", default=None, help="Open straight at this user.")
 def command(config_path: str | None, db: str | None, alert_id: str | None,
@@ -20,7 +22,8 @@ def command(config_path: str | None, db: str | None, alert_id: str | None,
     from storage import open_database
     from tui.app import OttwatchApp
 
-    config = load(config_path, db)
-    engine = open_database(config.storage.url)
-    OttwatchApp(engine, database=mask_url(config.storage.url), alert_id=alert_id,
-                user_id=user_id).run()
+    # The full config (every section validated) imports the whole pipeline's settings;
+    # the console only reads the database, so `--db` alone skips it.
+    url = db_url(db) if db and not config_path else load(config_path, db).storage.url
+    engine = open_database(url)
+    OttwatchApp(engine, database=mask_url(url), alert_id=alert_id, user_id=user_id).run()
