@@ -13,7 +13,6 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from ottwatch.memory import tune_for_throughput
 from storage import console
-from tui.help import HelpScreen
 from tui.statusbar import StatusBar
 from tui.views.alerts import AlertScreen, AlertsView
 from tui.views.audit import AuditView
@@ -114,6 +113,8 @@ class OttwatchApp(App[None]):
             targets.first().focus()
 
     def action_help(self) -> None:
+        from tui.help import HelpScreen  # Markdown and its parser: not needed to open
+
         self.push_screen(HelpScreen())
 
     def action_cancel_input(self) -> None:

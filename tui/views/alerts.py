@@ -84,7 +84,7 @@ class AlertsView(Vertical):
         show_text(self.query_one("#alerts-summary", Static),
                   f"{summary or 'no alerts'}   {len(silences)} silence(s) in force   "
                   "(a ack, s silence, u unsilence, enter open)")
-        refill(self.query_one(DataTable), [
+        refill(self.query_one(MeasuredTable), [
             (clock(r["created_at"]), level_text(r["severity"]), r["status"], str(r["count"]),
              plain(", ".join(r["codes"] or [])),
              plain(r["ring_id"] or r["request_id"] or r["user_id"] or "-"), plain(r["title"]))

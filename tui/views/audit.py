@@ -34,7 +34,7 @@ class AuditView(Vertical):
         deliver(self.app, self._show, rows)
 
     def _show(self, rows: list[dict[str, Any]]) -> None:
-        refill(self.query_one(DataTable),
+        refill(self.query_one(MeasuredTable),
                [(clock(r["at"]), plain(r["actor"]), plain(r["action"]), plain(r["target"]),
                  Text(visible(r["detail"] or ""), no_wrap=True, overflow="ellipsis"))
                 for r in rows],

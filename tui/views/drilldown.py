@@ -131,13 +131,11 @@ class DrillDown(Screen[None]):
         now = timeline[0]["ts"] if timeline else 0.0
         self.query_one("#user", Static).update(
             user_summary(user_id, data["state"], data["rings"], data["timers"], now))
-        table = self.query_one("#timeline", DataTable)
-        table.clear()
-        for row in timeline:
-            table.add_row(clock(row["ts"]), plain(row["event_type"]), plain(row["device_id"]),
-                          plain(row["ip_address"]), plain(row["region"]),
-                          f"{row['score']:.0f}", level_text(row["level"]),
-                          plain(row["top_code"] or ""))
+        self.query_one("#timeline", MeasuredTable).set_rows(
+            [(clock(row["ts"]), plain(row["event_type"]), plain(row["device_id"]),
+              plain(row["ip_address"]), plain(row["region"]), f"{row['score']:.0f}",
+              level_text(row["level"]), plain(row["top_code"] or "")) for row in timeline],
+            [str(n) for n in range(len(timeline))])
 
     def action_label(self, label: str) -> None:
         if not self.event_id:

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 from storage import console
 from storage.console import StreamFilter, StreamSearch
 from tui.safe import clock, level_text, plain
-from tui.views.tables import MeasuredTable, deliver, show_text
+from tui.views.tables import MeasuredTable, at_low_priority, deliver, show_text
 
 STREAM_LIMIT = 200
 SLICE_S = 0.08  # a filter's search shows what it found at least this often
@@ -126,7 +126,8 @@ class LiveView(Vertical):
         read (they do not depend on the filter)."""
         if newest == self.profiled_id:
             return None
-        return console.recent_profile(self.engine), console.rate_series(self.engine)
+        return at_low_priority(lambda: (console.recent_profile(self.engine),
+                                        console.rate_series(self.engine)))
 
     def _show(self, search: StreamSearch, rows: list[dict[str, Any]], stats: Stats | None,
               newest: int) -> None:
@@ -139,7 +140,7 @@ class LiveView(Vertical):
         self._close_box()
         self._show_state()
         ids = [row["id"] for row in rows]
-        if ids == self.shown_ids and self.query_one(DataTable).row_count == len(rows):
+        if ids == self.shown_ids and self.query_one(MeasuredTable).total_rows == len(rows):
             return
         self.shown_ids = ids
         self._fill(rows)
@@ -166,18 +167,17 @@ class LiveView(Vertical):
         show_text(self.query_one("#live-reasons", Static), reasons, fixed_size=True)
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(MeasuredTable)
         cursor = table.cursor_row
-        table.clear()
-        for row in rows:
-            table.add_row(
-                clock(row["ts"]), plain(row["user_id"]), plain(row["event_type"]),
-                plain(row["region"] or "-"), Text(f"{row['score']:.0f}", justify="right"),
-                level_text(row["level"]), plain(row["top_code"] or ""),
-                key=f"{row['event_id']}\x00{row['user_id']}",
-            )
+        table.set_rows([
+            (clock(row["ts"]), plain(row["user_id"]), plain(row["event_type"]),
+             plain(row["region"] or "-"), Text(f"{row['score']:.0f}", justify="right"),
+             level_text(row["level"]), plain(row["top_code"] or ""))
+            for row in rows], [f"{row['event_id']}\x00{row['user_id']}" for row in rows])
         if rows and not self.following:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+            row = min(cursor, len(rows) - 1)
+            table.add_pending(row + 1)
+            table.move_cursor(row=row)
 
     # -- actions ------------------------------------------------------------------
     def action_filter(self) -> None:

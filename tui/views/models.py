@@ -86,7 +86,7 @@ class ModelsView(Vertical):
                          metric(metrics, "roc_auc", "auc"), metric(metrics, "f1"),
                          metric(metrics, "precision"), metric(metrics, "recall"),
                          drift_text(m["drift"])))
-        refill(self.query_one(DataTable), rows, list(self.models))
+        refill(self.query_one(MeasuredTable), rows, list(self.models))
         show_text(self.query_one("#models-command", Static), self._command_text(command, beat))
 
     @staticmethod

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from ottwatch.regulations.table import RegulationTable, load_table
 from storage import console
 from tui.safe import ago, clock, plain
-from tui.views.tables import MeasuredTable, deliver, refill, show_text
+from tui.views.tables import MeasuredTable, at_low_priority, deliver, refill, show_text
 
 DAY = 86400.0
 SLOW_EVERY_S = 30.0  # a day's counts by region: half a minute late is still right
@@ -87,11 +87,11 @@ class RegulationsView(Vertical):
         }
         if not deliver(self.app, self._show, data) or not self._aggregates_due():
             return
-        self.aggregates = {
+        self.aggregates = at_low_priority(lambda: {
             "scope": scope_counts(self.table, console.events_by_region(
                 self.engine, since=now - DAY, until=now)),
             "consent": console.consent_coverage(self.engine),
-        }
+        })
         self.aggregated_at = time.monotonic()
         deliver(self.app, self._show, {**data, **self.aggregates})
 
@@ -119,8 +119,8 @@ class RegulationsView(Vertical):
                 time_left(nearest, now, window) if nearest is not None else Text("-"),
             ))
             keys.append(regulation.id)
-        refill(self.query_one("#regulations-table", DataTable), rows, keys)
-        refill(self.query_one("#timers-table", DataTable), [
+        refill(self.query_one("#regulations-table", MeasuredTable), rows, keys)
+        refill(self.query_one("#timers-table", MeasuredTable), [
             (t["kind"], plain(t["request_id"]), plain(t["user_id"]), t["regulation"],
              clock(t["opened_at"]), clock(t["deadline"]),
              time_left(t["deadline"], now, t["deadline"] - t["opened_at"]))

@@ -50,7 +50,7 @@ class ReviewView(Vertical):
         show_text(self.query_one("#review-summary", Static),
                   f"{len(rows)}{'+' if len(rows) >= 200 else ''} events to review, "
                   "oldest first (v violation, b benign, enter drill down)")
-        refill(self.query_one(DataTable),
+        refill(self.query_one(MeasuredTable),
                [(clock(r["ts"]), plain(r["user_id"]), plain(r["event_type"]),
                  Text(f"{r['score']:.0f}", justify="right"), level_text(r["level"]),
                  plain(r["top_code"] or "")) for r in rows],
