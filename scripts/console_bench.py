@@ -617,19 +617,44 @@ def terminal_open(path: Path, user: str) -> float:
     """Seconds from starting `ottwatch tui` in a real terminal (tmux, 120x40) until its
     Live table shows the newest event's user: the process start and imports too."""
     session = f"ottwatch-bench-{os.getpid()}"
-    command = f"exec {sys.executable} -m ottwatch tui --db {path}"
+    command = f"exec {pinned()}{sys.executable} -m ottwatch tui --db {path}"
     started = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y",
-                    str(SIZE[1]), command], check=True)
+    new_session(session, SIZE, command)
     try:
-        while user not in subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+        while user not in subprocess.run([*TMUX, "capture-pane", "-p", "-t", session],
                                           capture_output=True, text=True).stdout:
             if time.perf_counter() - started > TIMEOUT_S:
                 raise TimeoutError("the console in tmux showed no rows")
             time.sleep(0.01)
         return time.perf_counter() - started
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
+
+
+# A tmux server of the benchmark's own: the console it starts runs on this process's
+# CPUs (`taskset -c 1 python scripts/console_bench.py ...` keeps it all on core 1), not
+# on those of a server someone else started.
+TMUX = ("tmux", "-L", "ottwatch-bench")
+
+
+def new_session(name: str, size: tuple[int, int], command: str) -> None:
+    """A detached session running `command`. A server that is just exiting (its last
+    session was killed a moment ago) can refuse the first try."""
+    for attempt in range(3):
+        done = subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", str(size[0]),
+                               "-y", str(size[1]), command], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        time.sleep(0.5 * (attempt + 1))
+    raise RuntimeError(f"tmux new-session failed: {done.stderr.strip()}")
+
+
+def pinned() -> str:
+    """`taskset -c CPUS ` when this process is pinned to some of the CPUs, else ''."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) == os.cpu_count() or not shutil.which("taskset"):
+        return ""
+    return f"taskset -c {','.join(map(str, cpus))} "
 
 
 def budget_s(step: str) -> float:

@@ -34,10 +34,12 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from console_bench import TMUX, new_session, pinned  # the script's folder is on sys.path
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 POLL_S = 0.2
 TIMEOUT_S = 900.0
-CONSOLE_SIZE = ("120", "40")
+CONSOLE_SIZE = (120, 40)
 USERS = 20_000
 RATE = 2500.0  # events per second of event time: about the pace the agent stores them
 
@@ -93,22 +95,21 @@ class Console:
 
     def __init__(self, db: Path, config: Path) -> None:
         self.session = f"ottwatch-load-{uuid.uuid4().hex[:8]}"
-        command = (f"OTTWATCH_CONFIG={config} exec {sys.executable} -m ottwatch tui "
-                   f"--db {db}")
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x",
-                        CONSOLE_SIZE[0], "-y", CONSOLE_SIZE[1], command], check=True)
+        command = (f"OTTWATCH_CONFIG={config} exec {pinned()}{sys.executable} -m ottwatch "
+                   f"tui --db {db}")
+        new_session(self.session, CONSOLE_SIZE, command)
         self.pid = int(subprocess.run(
-            ["tmux", "list-panes", "-t", self.session, "-F", "#{pane_pid}"],
+            [*TMUX, "list-panes", "-t", self.session, "-F", "#{pane_pid}"],
             check=True, capture_output=True, text=True).stdout.split()[0])
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
+        return subprocess.run([*TMUX, "capture-pane", "-p", "-t", self.session],
                               check=True, capture_output=True, text=True).stdout
 
     def close(self) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, "q"], capture_output=True)
+        subprocess.run([*TMUX, "send-keys", "-t", self.session, "q"], capture_output=True)
         time.sleep(1)
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", self.session], capture_output=True)
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) -> None:
