@@ -102,18 +102,24 @@ class LiveView(Vertical):
     def _load_locked(self, search: StreamSearch) -> None:
         newest = console.newest_assessment_id(self.engine)
         changed = search.refresh(self.engine, newest)
-        stats = self._stats(newest)
-        if not (changed or stats) and search.complete and self._on_screen(search):
-            return  # nothing new since the last look
+        if (changed or not search.complete or not self._on_screen(search)) \
+                and not self._deliver_rows(search):
+            return
+        if newest != self.profiled_id:
+            # after the rows, which never wait for these (they read at a low priority)
+            deliver(self.app, self._show_stats, self._stats(), newest)
+
+    def _deliver_rows(self, search: StreamSearch) -> bool:
+        """The search's rows, deepened a time slice at a time and each slice shown as it
+        comes; False if this load was replaced meanwhile."""
         while True:
             deadline = time.monotonic() + SLICE_S
             while not search.complete and time.monotonic() < deadline:
                 search.deepen(self.engine)
-            if not deliver(self.app, self._show, search, list(search.rows), stats, newest):
-                return
+            if not deliver(self.app, self._show, search, list(search.rows)):
+                return False
             if search.complete:
-                return
-            stats = None
+                return True
 
     def _on_screen(self, search: StreamSearch) -> bool:
         """The table shows this search's rows (a cancelled load may have read rows it
@@ -121,19 +127,13 @@ class LiveView(Vertical):
         return search is self.shown_search and \
             [row["id"] for row in search.rows] == self.shown_ids
 
-    def _stats(self, newest: int) -> Stats | None:
-        """The level mix, top reasons and rates, when there are new rows since the last
-        read (they do not depend on the filter)."""
-        if newest == self.profiled_id:
-            return None
+    def _stats(self) -> Stats:
+        """The level mix, top reasons and rates (they do not depend on the filter), read
+        when there are new rows since the last read."""
         return at_low_priority(lambda: (console.recent_profile(self.engine),
                                         console.rate_series(self.engine)))
 
-    def _show(self, search: StreamSearch, rows: list[dict[str, Any]], stats: Stats | None,
-              newest: int) -> None:
-        if stats is not None:
-            self._show_stats(*stats)
-            self.profiled_id = newest
+    def _show(self, search: StreamSearch, rows: list[dict[str, Any]]) -> None:
         if search is not self.search:
             return  # a filter that was replaced meanwhile
         self.shown_search = search
@@ -145,9 +145,9 @@ class LiveView(Vertical):
         self.shown_ids = ids
         self._fill(rows)
 
-    def _show_stats(self, profile: dict[str, dict[str, int]],
-                    rates: tuple[list[float], list[float]]) -> None:
-        eps, apm = rates
+    def _show_stats(self, stats: Stats, newest: int) -> None:
+        profile, (eps, apm) = stats
+        self.profiled_id = newest
         self.query_one("#eps", Sparkline).data = eps or [0]
         self.query_one("#apm", Sparkline).data = apm or [0]
         show_text(self.query_one("#eps-caption", Static),

@@ -56,6 +56,8 @@ class RegulationsView(Vertical):
         self.table = load_table()
         self.aggregates: dict[str, Any] | None = None
         self.aggregated_at = 0.0
+        self.aggregating = False
+        self.shown: dict[str, Any] | None = None  # the indexed reads last shown
 
     def compose(self) -> ComposeResult:
         yield Static("", id="regulations-summary")
@@ -74,32 +76,49 @@ class RegulationsView(Vertical):
 
     @work(thread=True, exclusive=True, group="regulations")
     def _load(self) -> None:
-        """The indexed reads first, shown at once; then, at most every SLOW_EVERY_S,
-        the two aggregates that read many rows (a day of events by region, every
-        user's consent), shown when they land and kept until the next time."""
+        """The indexed reads, shown at once; then, at most every SLOW_EVERY_S, the two
+        aggregates that read many rows (a day of events by region, every user's
+        consent) are read by a worker of their own, at a low priority, shown when they
+        land and kept until the next time: a later visit does not wait for them."""
         now = console.newest_event_ts(self.engine) or 0.0
         data = {
             "now": now,
             "today": console.regulation_alert_counts(self.engine, since=now - DAY),
             "week": console.regulation_alert_counts(self.engine, since=now - 7 * DAY),
             "timers": console.open_timers(self.engine),
-            **(self.aggregates or {"scope": None, "consent": None}),
         }
-        if not deliver(self.app, self._show, data) or not self._aggregates_due():
-            return
-        self.aggregates = at_low_priority(lambda: {
-            "scope": scope_counts(self.table, console.events_by_region(
-                self.engine, since=now - DAY, until=now)),
-            "consent": console.consent_coverage(self.engine),
-        })
-        self.aggregated_at = time.monotonic()
-        deliver(self.app, self._show, {**data, **self.aggregates})
+        if deliver(self.app, self._show, data) and self._aggregates_due():
+            self.app.call_from_thread(self._start_aggregates, now)
+
+    def _start_aggregates(self, now: float) -> None:
+        if not self.aggregating:
+            self.aggregating = True
+            self._aggregate(now)
+
+    @work(thread=True, exclusive=True, group="regulations-aggregates")
+    def _aggregate(self, now: float) -> None:
+        try:
+            self.aggregates = at_low_priority(lambda: {
+                "scope": scope_counts(self.table, console.events_by_region(
+                    self.engine, since=now - DAY, until=now)),
+                "consent": console.consent_coverage(self.engine),
+            })
+            self.aggregated_at = time.monotonic()
+        finally:
+            self.aggregating = False
+        deliver(self.app, self._show_aggregates)
+
+    def _show_aggregates(self) -> None:
+        if self.shown is not None:
+            self._show(self.shown)
 
     def _aggregates_due(self) -> bool:
         return self.aggregates is None or \
             time.monotonic() - self.aggregated_at >= SLOW_EVERY_S
 
     def _show(self, data: dict[str, Any]) -> None:
+        self.shown = data
+        data = {**data, **(self.aggregates or {"scope": None, "consent": None})}
         now, timers = data["now"], data["timers"]
         show_text(self.query_one("#regulations-summary", Static),
                   f"{consent_text(data['consent'])}   {len(timers)} open timers   "
