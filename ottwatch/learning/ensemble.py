@@ -89,9 +89,10 @@ class LofScorer:
     def score(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.empty(0)
-        Q = np.asarray(X, dtype=np.float32)
+        dtype = self.fit_X.dtype  # float64 in models stored before the search was float32
+        Q = np.asarray(X, dtype=dtype)
         squared = (np.einsum("ij,ij->i", Q, Q)[:, None] + self.fit_sq[None, :]
-                   - np.float32(2.0) * (Q @ self.fit_X.T))
+                   - dtype.type(2.0) * (Q @ self.fit_X.T))
         k = self.k
         neighbours = np.argpartition(squared, k - 1, axis=1)[:, :k]
         distances = np.sqrt(np.maximum(
