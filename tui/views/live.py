@@ -22,6 +22,7 @@ from tui.views.tables import MeasuredTable, at_low_priority, deliver, show_text
 
 STREAM_LIMIT = 200
 SLICE_S = 0.08  # a filter's search shows what it found at least this often
+STATS_EVERY_S = 5.0  # level mix, top reasons and rate sparklines (10-second buckets)
 Stats = tuple[dict[str, dict[str, int]], tuple[list[float], list[float]]]
 FILTER_HELP = "filter: level:high code:geo.anonymizer user:ID region:DE  (empty clears)"
 
@@ -59,6 +60,7 @@ class LiveView(Vertical):
         self.following = True
         self.shown_ids: list[int] = []
         self.profiled_id = -1  # the newest assessment id the stats were read at
+        self.stats_due = 0.0  # monotonic time from which the stats may be read again
         self.load_lock = threading.Lock()
         self.box_closing = False
 
@@ -105,8 +107,10 @@ class LiveView(Vertical):
         if (changed or not search.complete or not self._on_screen(search)) \
                 and not self._deliver_rows(search):
             return
-        if newest != self.profiled_id:
-            # after the rows, which never wait for these (they read at a low priority)
+        if newest != self.profiled_id and time.monotonic() >= self.stats_due:
+            # after the rows, which never wait for these (they read at a low priority);
+            # the rates are counted in 10-second buckets: read every STATS_EVERY_S at most
+            self.stats_due = time.monotonic() + STATS_EVERY_S
             deliver(self.app, self._show_stats, self._stats(), newest)
 
     def _deliver_rows(self, search: StreamSearch) -> bool:
