@@ -26,6 +26,10 @@ from ottwatch.summary import summary_table
 @click.option("--users", default=10_000, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--ingest-only", is_flag=True, help="Measure ingest without scoring stages.")
+@click.option("--random-ids", is_flag=True,
+              help="Random event ids (UUID4) instead of sequential ones: the unique index on "
+                   "event_id then takes each insert at a random place, as with producers "
+                   "that send UUID4 ids.")
 @click.option("--models", is_flag=True,
               help="Score with trained models: first (untimed) WARM events of the same stream "
                    "are replayed, the highest-scored labelled violations as an analyst would, "
@@ -36,7 +40,7 @@ from ottwatch.summary import summary_table
 @click.option("--keep", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database in this folder.")
 def command(config_path: str | None, events: int, users: int, seed: int, ingest_only: bool,
-            models: bool, warm: int, as_json: bool, keep: str | None) -> None:
+            random_ids: bool, models: bool, warm: int, as_json: bool, keep: str | None) -> None:
     """Generate N synthetic events and push them through the agent loop (parse,
     validate, pipeline, SQLite) from a file, reporting events/s and per-event
     latency (read to commit) percentiles. `events_per_cpu_s` divides by the CPU
@@ -52,7 +56,7 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     log_path, db_path = folder / "bench.jsonl", folder / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    stream = {"users": users, "seed": seed, "rate_per_s": 200.0}
+    stream = {"users": users, "seed": seed, "rate_per_s": 200.0, "random_ids": random_ids}
     warm = warm if models else 0
     with console.status(f"generating {warm + events:,} events"):
         write_log(log_path, events, skip=warm, **stream)
@@ -80,6 +84,7 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         "p50_ms": round((stats.latency_percentile(50) or 0) * 1000, 2),
         "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),
         "ingest_only": ingest_only,
+        "random_ids": random_ids,
         "stages": agent.pipeline.stage_names,
         "models": trained,
         "learning": stage.status if (stage := learning_stage(agent.pipeline)) else None,

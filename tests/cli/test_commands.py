@@ -66,6 +66,21 @@ def test_bench_reports_json_last(tmp_path: Path) -> None:
     assert report["ingest_only"] is True
 
 
+def test_bench_with_random_ids_stores_uuid4_event_ids(tmp_path: Path) -> None:
+    import sqlite3
+    import uuid
+
+    result = CliRunner().invoke(cli, ["bench", "-n", "2000", "--users", "200", "--json",
+                                      "--ingest-only", "--random-ids", "--keep", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["events"] == 2000 and report["random_ids"] is True
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        ids = [row[0] for row in conn.execute("SELECT event_id FROM events")]
+    assert len(set(ids)) == 2000
+    assert all(uuid.UUID(event_id).version == 4 for event_id in ids)
+
+
 def test_bench_with_models_trains_on_a_warm_up_and_scores_with_them(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", "-n", "3000", "--users", "300", "--json",
                                       "--models", "--warm", "4000", "--keep", str(tmp_path)])
