@@ -73,7 +73,8 @@ def build_live_sources(config: Config, engine: Engine) -> LiveSources:
 
 
 def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clock, *,
-               scoring: bool = True, checkpoint: bool = True) -> Agent:
+               scoring: bool = True, checkpoint: bool = True,
+               overlap_commits: bool | None = None) -> Agent:
     pipeline = build_pipeline(config, scoring=scoring)
     pipeline.restore(load_stage_states(engine))
     if (alerts := find_alert_sink(pipeline)) is not None:
@@ -93,6 +94,7 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
         quarantine_head=config.ingest.quarantine_raw_bytes,
         queue_chunks=config.ingest.queue_chunks,
         checkpoint=checkpoint,
+        overlap_commits=overlap_commits,
     )
 
 

@@ -48,7 +48,7 @@ class Section(BaseModel):
 class StorageConfig(Section):
     url: str = Field(default_factory=default_db_url)
     retention_days: int = Field(365, ge=1)
-    batch_size: int = Field(1000, ge=1, le=100_000)
+    batch_size: int = Field(2000, ge=1, le=100_000)
     batch_latency_ms: int = Field(50, ge=1, le=60_000)
     # Detector state (windows, consent, graph) is saved at most this often and at shutdown;
     # a crash forgets at most this much of it (never an event).

@@ -79,7 +79,7 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         "seconds": round(loop_seconds, 3),
         "total_seconds": round(total, 3),
         "events_per_s": round(stats.stored / loop_seconds, 1),
-        "cpu_seconds": round(stats.cpu_seconds, 3),
+        "cpu_seconds": round(stats.cpu_seconds, 4),
         "events_per_cpu_s": round(stats.stored / stats.cpu_seconds, 1),
         "p50_ms": round((stats.latency_percentile(50) or 0) * 1000, 2),
         "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),

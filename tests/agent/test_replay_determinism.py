@@ -93,3 +93,36 @@ def test_replay_does_not_depend_on_how_fast_the_input_arrives(tmp_path: Path) ->
     paced = replay(0.5, tmp_path / "paced.db")
     assert len(at_once["events"]) == len(paced["events"]) == 900
     assert at_once["events"] == paced["events"]
+
+
+def test_commits_in_line_or_on_a_writer_thread_store_the_same(tmp_path: Path) -> None:
+    """SQLite commits in line, PostgreSQL on a writer thread that overlaps the next
+    batch: both paths store the same rows, and a line sent twice (in the batch after,
+    while the first may still be committing) is stored once."""
+    lines = list(generate(1500, seed=47, users=80))
+    chunks, offset = [], 0
+    for start in range(0, len(lines), 250):
+        part = lines[start:start + 250] + lines[max(0, start - 20):start]  # resent lines
+        chunk = Chunk("file:/recorded.jsonl", [])
+        for line in part:
+            chunk.lines.append((offset, line))
+            offset += len(line) + 1
+        chunks.append(chunk)
+
+    def replay(overlap: bool, db: Path) -> dict[str, list[tuple[Any, ...]]]:
+        config = Config()
+        config.storage.url = f"sqlite:///{db}"
+        config.storage.batch_size = 250
+        engine = open_database(config.storage.url)
+        agent = make_agent(config, engine, [PacedSource(chunks, 0.0)], EventClock(),
+                           checkpoint=False, overlap_commits=overlap)
+        stats = asyncio.run(agent.run())
+        engine.dispose()
+        assert stats.duplicates == 20 * (len(chunks) - 1)
+        return dump_tables(db)
+
+    in_line = replay(False, tmp_path / "in-line.db")
+    threaded = replay(True, tmp_path / "threaded.db")
+    assert len(in_line["events"]) == len(in_line["assessments"]) == len(lines)
+    for table in TABLES:
+        assert in_line[table] == threaded[table], f"{table} differs"
