@@ -79,3 +79,19 @@ def test_every_command_is_still_reachable_through_the_commands_mapping() -> None
     group = LazyGroup(name="ottwatch")
     assert set(group.commands) == set(COMMANDS)
     assert group.get_command(click.Context(group), "nope") is None
+
+
+def test_reading_the_config_does_not_import_networkx_or_the_alert_sink(tmp_path) -> None:  # noqa: ANN001
+    """`ottwatch tui` without --db validates the whole config: the stages' settings,
+    not their stages."""
+    config = tmp_path / "ottwatch.toml"
+    config.write_text("[rings]\nmin_ring_size = 6\n", encoding="utf-8")
+    code = ("import sys\n"
+            "from ottwatch.commands.common import load\n"
+            f"config = load({str(config)!r}, None)\n"
+            "print(config.rings.min_ring_size,"
+            " sorted(m for m in ('networkx', 'ottwatch.alerts.service', 'ottwatch.rings.stage')"
+            " if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "6 []"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ottwatch.alerts.service import build_alert_sink
 from ottwatch.pipeline import Pipeline, Sink, Stage
 
 if TYPE_CHECKING:  # the config imports the stages' settings
@@ -21,6 +20,9 @@ log = logging.getLogger("ottwatch.pipeline")
 
 def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     """The full pipeline for this config; `scoring=False` stores events only."""
+    from ottwatch.alerts.service import build_alert_sink  # not with the package: the config
+    # imports the stages' settings, and the console opens without the alert sink
+
     if not scoring:
         return Pipeline([], assess=False, sinks=[build_alert_sink(config.alerts)])
     from ottwatch.geo.setup import make_geo_stage
