@@ -54,6 +54,19 @@ def test_two_replays_give_identical_tables(
         assert first[table] == second[table], f"{table} differs between two replays"
 
 
+def chunked(lines: list[bytes], size: int, *, resend: int = 0) -> list[Chunk]:
+    """Chunks of `size` lines at their file offsets; each after the first also carries
+    the `resend` lines before it again (a producer that retries)."""
+    chunks, offset = [], 0
+    for start in range(0, len(lines), size):
+        chunk = Chunk("file:/recorded.jsonl", [])
+        for line in lines[start:start + size] + lines[max(0, start - resend):start]:
+            chunk.lines.append((offset, line))
+            offset += len(line) + 1
+        chunks.append(chunk)
+    return chunks
+
+
 class PacedSource:
     """Hands over fixed chunks, pausing between them: the same input at another pace."""
 
@@ -70,14 +83,7 @@ class PacedSource:
 
 
 def test_replay_does_not_depend_on_how_fast_the_input_arrives(tmp_path: Path) -> None:
-    lines = list(generate(900, seed=43, users=50))
-    chunks, offset = [], 0
-    for start in range(0, len(lines), 300):
-        chunk = Chunk("file:/recorded.jsonl", [])
-        for line in lines[start:start + 300]:
-            chunk.lines.append((offset, line))
-            offset += len(line) + 1
-        chunks.append(chunk)
+    chunks = chunked(list(generate(900, seed=43, users=50)), 300)
 
     def replay(pause: float, db: Path) -> dict[str, list[tuple[Any, ...]]]:
         config = Config()
@@ -100,14 +106,7 @@ def test_commits_in_line_or_on_a_writer_thread_store_the_same(tmp_path: Path) ->
     batch: both paths store the same rows, and a line sent twice (in the batch after,
     while the first may still be committing) is stored once."""
     lines = list(generate(1500, seed=47, users=80))
-    chunks, offset = [], 0
-    for start in range(0, len(lines), 250):
-        part = lines[start:start + 250] + lines[max(0, start - 20):start]  # resent lines
-        chunk = Chunk("file:/recorded.jsonl", [])
-        for line in part:
-            chunk.lines.append((offset, line))
-            offset += len(line) + 1
-        chunks.append(chunk)
+    chunks = chunked(lines, 250, resend=20)
 
     def replay(overlap: bool, db: Path) -> dict[str, list[tuple[Any, ...]]]:
         config = Config()
