@@ -4,7 +4,9 @@ A seeded stream is split in two: the first part is replayed into a fresh databas
 (so the learning stage holds a training sample) and models are trained on it; then
 `ottwatch agent` tails the second part with those models loaded, and, once it is
 ingesting steadily, `ottwatch retrain all --via-agent` asks it to retrain on its
-live sample. The events table is polled from outside to tell the rate per phase.
+live sample, after an analyst has labelled some of the live events (the training
+window is the newest events, so labels on the warm-up alone may have left it). The
+events table is polled from outside to tell the rate per phase.
 
     python scripts/retrain_load.py [--warm 100000] [--live 400000] [--users 10000]
 """
@@ -95,6 +97,9 @@ def main() -> None:
             samples.append((now, count))
             steady = [t for t, n in samples if n > warm_count + 20_000]
             if "start" not in retrain and steady and now - steady[0] > 5:
+                labels = make_engine(f"sqlite:///{db}")
+                label_top_scored(labels, after_id=warm_count)
+                labels.dispose()
                 worker.start()
             if count >= warm_count + args.live or (
                     "end" in retrain and now - float(retrain["end"]) > 5):  # type: ignore[arg-type]

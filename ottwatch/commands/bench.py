@@ -126,9 +126,9 @@ def train_on_warm_up(config: Config, path: Path, count: int, stream: dict[str, A
     return {r["name"]: r["version"] for r in results if r["status"] == "promoted"}
 
 
-def label_top_scored(engine: Engine, count: int = 40) -> None:
-    """An analyst's verdicts: the `count` highest-scored events confirmed as violations,
-    as many unflagged ones marked benign."""
+def label_top_scored(engine: Engine, count: int = 40, *, after_id: int = 0) -> None:
+    """An analyst's verdicts: the `count` highest-scored events (of the assessments after
+    `after_id`) confirmed as violations, as many unflagged ones marked benign."""
     from sqlalchemy import select
 
     from storage.operator import add_label
@@ -136,10 +136,11 @@ def label_top_scored(engine: Engine, count: int = 40) -> None:
 
     table = AssessmentRow.__table__
     with engine.connect() as conn:
-        worst = conn.execute(select(table.c.event_id).order_by(
+        worst = conn.execute(select(table.c.event_id).where(table.c.id > after_id).order_by(
             table.c.score.desc(), table.c.id).limit(count)).scalars().all()
-        calm = conn.execute(select(table.c.event_id).where(table.c.score == 0).order_by(
-            table.c.id).limit(count)).scalars().all()
+        calm = conn.execute(select(table.c.event_id).where(
+            table.c.id > after_id, table.c.score == 0).order_by(table.c.id).limit(count)
+        ).scalars().all()
     for event_id in worst:
         add_label(engine, event_id, "violation", "bench warm-up", who="ottwatch-bench")
     for event_id in calm:
