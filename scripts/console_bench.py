@@ -613,11 +613,19 @@ async def measure(path: Path, reps: int, cycles: int = 2) -> Figures:
     return figures
 
 
-def terminal_open(path: Path, user: str) -> float:
+def terminal_open(path: Path, user: str, *, via_config: bool = False) -> float:
     """Seconds from starting `ottwatch tui` in a real terminal (tmux, 120x40) until its
-    Live table shows the newest event's user: the process start and imports too."""
+    Live table shows the newest event's user: the process start and imports too.
+    `via_config`: the database named by a config file, which is then read and checked
+    whole, as a plain `ottwatch tui` does, instead of `--db`."""
     session = f"ottwatch-bench-{os.getpid()}"
-    command = f"exec {pinned()}{sys.executable} -m ottwatch tui --db {path}"
+    if via_config:
+        config = path.with_name(f"{path.stem}-console.toml")
+        config.write_text(f'[storage]\nurl = "sqlite:///{path}"\n', encoding="utf-8")
+        command = (f"OTTWATCH_CONFIG={config} exec {pinned()}{sys.executable} -m ottwatch "
+                   "tui")
+    else:
+        command = f"exec {pinned()}{sys.executable} -m ottwatch tui --db {path}"
     started = time.perf_counter()
     new_session(session, SIZE, command)
     try:
@@ -693,8 +701,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     figures = asyncio.run(measure(args.db, args.reps))
     if shutil.which("tmux"):
-        opens = [terminal_open(args.db, sample_user(args.db)) for _ in range(args.reps)]
+        user = sample_user(args.db)
+        opens = [terminal_open(args.db, user) for _ in range(args.reps)]
         figures["open in a terminal (process start to rows)"] = [(t, t) for t in opens]
+        opens = [terminal_open(args.db, user, via_config=True) for _ in range(args.reps)]
+        figures["open in a terminal, database from the config file"] = [(t, t)
+                                                                          for t in opens]
     report(figures)
 
 
