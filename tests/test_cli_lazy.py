@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -50,6 +51,12 @@ def test_help_is_what_an_eager_group_prints(width: int) -> None:
     assert "tui" in shown.output and "systemd-unit" in shown.output
 
 
+def python_prints(code: str) -> str:
+    """What `code` prints, run in a fresh interpreter (whose imports start empty)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def test_running_one_command_imports_only_its_module() -> None:
     code = ("import sys\n"
             "from ottwatch.cli import cli\n"
@@ -58,8 +65,7 @@ def test_running_one_command_imports_only_its_module() -> None:
             "except SystemExit:\n"
             "    pass\n"
             "print(sorted(m for m in sys.modules if m.startswith('ottwatch.commands.')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip().splitlines()[-1]
+    out = python_prints(code).splitlines()[-1]
     assert out == "['ottwatch.commands.common', 'ottwatch.commands.users']" or \
         out == "['ottwatch.commands.users']"
 
@@ -70,9 +76,7 @@ def test_the_console_command_does_not_import_the_pipeline() -> None:
             "cli.get_command(None, 'tui')\n"
             "print(any(m.startswith(('ottwatch.stages', 'ottwatch.rings', 'networkx'))"
             " for m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "False"
+    assert python_prints(code) == "False"
 
 
 def test_every_command_is_still_reachable_through_the_commands_mapping() -> None:
@@ -81,7 +85,7 @@ def test_every_command_is_still_reachable_through_the_commands_mapping() -> None
     assert group.get_command(click.Context(group), "nope") is None
 
 
-def test_reading_the_config_does_not_import_networkx_or_the_alert_sink(tmp_path) -> None:  # noqa: ANN001
+def test_reading_the_config_does_not_import_networkx_or_the_alert_sink(tmp_path: Path) -> None:
     """`ottwatch tui` without --db validates the whole config: the stages' settings,
     not their stages."""
     config = tmp_path / "ottwatch.toml"
@@ -92,6 +96,4 @@ def test_reading_the_config_does_not_import_networkx_or_the_alert_sink(tmp_path)
             "print(config.rings.min_ring_size,"
             " sorted(m for m in ('networkx', 'ottwatch.alerts.service', 'ottwatch.rings.stage')"
             " if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "6 []"
+    assert python_prints(code) == "6 []"
