@@ -21,6 +21,7 @@ from storage.tables import (
     TimerRow,
     UserStateRow,
 )
+from storage.user_index import user_assessment_ids
 
 A = AssessmentRow.__table__
 E = EventRow.__table__
@@ -71,14 +72,15 @@ def stream(engine: Engine, *, after_id: int = 0, before_id: int | None = None,
         # level >= medium implies decision != allow, which lets the partial index serve it
         allowed = LEVEL_ORDER[LEVEL_ORDER.index(where.level):]
         query = query.where(A.c.decision != "allow", A.c.level.in_(allowed))
-    if where.user:
-        query = query.where(A.c.user_id == where.user)
     if where.code:
         query = query.where(A.c.top_code == where.code)
     if where.region:
         query = query.where(E.c.region == where.region.upper())
     query = query.order_by(A.c.id.desc()).limit(limit)
     with engine.connect() as conn:
+        if where.user:
+            ids = user_assessment_ids(conn, where.user, after_id=after_id, before_id=before_id)
+            query = query.join(ids, ids.c.id == A.c.id)
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -211,13 +213,15 @@ def assessment(engine: Engine, event_id: str) -> dict[str, Any] | None:
 
 
 def user_timeline(engine: Engine, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """The user's newest events with their assessments (via the (user_id, ts) index)."""
-    query = (select(A.c.event_id, A.c.ts, A.c.score, A.c.level, A.c.top_code, E.c.event_type,
-                    E.c.device_id, E.c.ip_address, E.c.region, E.c.has_consent,
-                    E.c.request_id)
-             .join(E, E.c.event_id == A.c.event_id)
-             .where(A.c.user_id == user_id).order_by(A.c.ts.desc()).limit(limit))
+    """The user's newest events with their assessments (through `user_index`)."""
     with engine.connect() as conn:
+        ids = user_assessment_ids(conn, user_id, newest=limit)
+        query = (select(A.c.event_id, A.c.ts, A.c.score, A.c.level, A.c.top_code,
+                        E.c.event_type, E.c.device_id, E.c.ip_address, E.c.region,
+                        E.c.has_consent, E.c.request_id)
+                 .join(ids, ids.c.id == A.c.id)
+                 .join(E, E.c.event_id == A.c.event_id)
+                 .order_by(A.c.ts.desc(), A.c.id.desc()).limit(limit))
         return [dict(r) for r in conn.execute(query).mappings()]
 
 

@@ -13,11 +13,19 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
-from storage import tables
+from storage import tables, user_index
 from storage.tables import SCHEMA_VERSION
 
+
+def _user_index(conn: Connection) -> None:
+    """2: a user's rows are found through `user_index` (storage/user_index.py), which
+    takes over from the per-event index on assessments (user_id, ts)."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_assessments_user_ts"))
+    user_index.flush(conn)
+
+
 # version -> the step that brings a database from version-1 to version.
-STEPS: dict[int, Callable[[Connection], None]] = {}
+STEPS: dict[int, Callable[[Connection], None]] = {2: _user_index}
 
 
 class SchemaTooNew(RuntimeError):

@@ -9,11 +9,23 @@ import time
 from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, ColumnElement, Engine, Table, delete, false, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    false,
+    or_,
+    select,
+)
 
 from ottwatch.regions import EU_EEA, normalise_region
 from ottwatch.regulations.table import load_table
-from storage.tables import AssessmentRow, EventRow, QuarantineRow
+from storage.tables import AssessmentRow, EventRow, QuarantineRow, UserIndexRow
 
 DAY_S = 86400.0
 DEFAULT_CHUNK = 500
@@ -21,6 +33,10 @@ DEFAULT_CHUNK = 500
 EVENTS = EventRow.__table__
 ASSESSMENTS = AssessmentRow.__table__
 QUARANTINE = QuarantineRow.__table__
+USER_INDEX = UserIndexRow.__table__
+_USER_INDEX_ENTRY = delete(USER_INDEX).where(and_(
+    USER_INDEX.c.user_id == bindparam("u"), USER_INDEX.c.ts == bindparam("t"),
+    USER_INDEX.c.id == bindparam("i")))
 
 
 class RetentionSettings(BaseModel):
@@ -87,12 +103,34 @@ def _purge_events(engine: Engine, cutoff: float, chunk: int,
                 return events, assessments
             ids = [r.id for r in rows]
             event_ids = [r.event_id for r in rows]
-            assessments += conn.execute(
-                delete(ASSESSMENTS).where(ASSESSMENTS.c.event_id.in_(event_ids))).rowcount
+            assessments += _delete_assessments(conn, ASSESSMENTS.c.event_id.in_(event_ids))
             events += conn.execute(delete(EVENTS).where(EVENTS.c.id.in_(ids))).rowcount
         since = rows[-1].ts
         if len(rows) < chunk:
             return events, assessments
+
+
+def _delete_assessments(conn: Connection, where: ColumnElement[bool],
+                        limit: int | None = None) -> int:
+    """Delete the assessments `where` selects, and their `user_index` entries."""
+    rows = conn.execute(select(ASSESSMENTS.c.id, ASSESSMENTS.c.user_id, ASSESSMENTS.c.ts)
+                        .where(where).limit(limit)).all()
+    if not rows:
+        return 0
+    conn.execute(_USER_INDEX_ENTRY, [{"u": r.user_id, "t": r.ts, "i": r.id} for r in rows])
+    return conn.execute(delete(ASSESSMENTS).where(
+        ASSESSMENTS.c.id.in_([r.id for r in rows]))).rowcount
+
+
+def _purge_orphan_assessments(engine: Engine, cutoff: float, chunk: int) -> int:
+    """Assessments older than the cutoff whose event went some other way."""
+    removed = 0
+    while True:
+        with engine.begin() as conn:
+            count = _delete_assessments(conn, ASSESSMENTS.c.ts < cutoff, chunk)
+        removed += count
+        if count < chunk:
+            return removed
 
 
 def _purge_by_index(engine: Engine, table: Table, column: Column, cutoff: float,
@@ -135,8 +173,7 @@ def purge(engine: Engine, now: float, retention_days: int,
             engine, now - days * DAY_S, chunk_size, _region_filter(keys))
         events += more_events
         assessments += more_assessments
-    assessments += _purge_by_index(engine, ASSESSMENTS, ASSESSMENTS.c.ts,
-                                   now - retention_days * DAY_S, chunk_size)
+    assessments += _purge_orphan_assessments(engine, now - retention_days * DAY_S, chunk_size)
     kept = quarantine_days or min([retention_days, *per_region.values()])
     quarantine = _purge_by_index(engine, QUARANTINE, QUARANTINE.c.received_at,
                                  now - kept * DAY_S, chunk_size)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _json(nullable: bool = True) -> Any:
@@ -24,8 +24,8 @@ class Meta(SQLModel, table=True):
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    # A user's timeline reads assessments (user_id, ts); one more index here would
-    # cost a third of ingest speed.
+    # A user's timeline goes through `user_index`; an index here on anything that
+    # interleaves (user, device, IP) would put each insert on a random page.
     __table_args__ = (Index("ix_events_ts", "ts"),)
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=255, unique=True)
@@ -78,9 +78,9 @@ class AssessmentRow(SQLModel, table=True):
     __tablename__ = "assessments"
     # Most assessments are "allow" with no reason: partial indexes over the others serve
     # the review queue, the level and the reason filters at a fraction of a full index's
-    # insert cost. The live stream pages by id, a user's timeline by (user_id, ts).
+    # insert cost. The live stream pages by id; a user's rows are found through
+    # `user_index` (see storage/user_index.py).
     __table_args__ = (
-        Index("ix_assessments_user_ts", "user_id", "ts"),
         Index("ix_assessments_flagged", "id",
               sqlite_where=text("decision != 'allow'"),
               postgresql_where=text("decision != 'allow'")),
@@ -98,6 +98,18 @@ class AssessmentRow(SQLModel, table=True):
     threshold: float
     top_code: str | None = Field(default=None, max_length=64)
     reasons: list[dict[str, Any]] | None = _json()
+
+
+class UserIndexRow(SQLModel, table=True):
+    """Each assessment's (user_id, ts, id), written in bulk and in key order every
+    `storage.user_index.FLUSH_ROWS` assessments rather than as an index on
+    `assessments`, whose inserts would land on a random page per event."""
+
+    __tablename__ = "user_index"
+    __table_args__ = {"sqlite_with_rowid": False}
+    user_id: str = Field(primary_key=True, max_length=255)
+    ts: float = Field(primary_key=True)
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
 
 
 class AlertRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from ottwatch.events import Event
 from ottwatch.pipeline import Assessment
+from storage import user_index
 from storage.engine import dialect_insert
 from storage.tables import AssessmentRow, Checkpoint, EventRow, QuarantineRow
 
@@ -74,8 +75,10 @@ ASSESSMENT_COLUMNS = ("event_id", "user_id", "ts", "score", "level", "decision",
 
 
 class BatchWriter:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, user_index_every: int = user_index.FLUSH_ROWS) -> None:
         self.engine = engine
+        self.user_index_every = user_index_every
+        self._unindexed: int | None = None  # assessments above the user index's mark
         self._insert = dialect_insert(engine)
         self._events = BulkInsert(
             engine, self._insert(EVENTS).on_conflict_do_nothing(index_elements=["event_id"]),
@@ -116,6 +119,8 @@ class BatchWriter:
         upserts: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         positions = list(positions)
+        unindexed = self._unindexed
+        self._unindexed = None  # unknown until this transaction commits
         with self.engine.begin() as conn:
             if events:
                 self._events.run(conn, (_event_row(e, now) for e in events))
@@ -131,6 +136,14 @@ class BatchWriter:
                 )
             if assessments:
                 self._assessments.run(conn, (_assessment_row(a) for a in assessments))
+                if unindexed is None:
+                    unindexed = (user_index.newest_assessment_id(conn)
+                                 - user_index.indexed_through(conn))
+                else:
+                    unindexed += len(assessments)
+                if unindexed >= self.user_index_every:
+                    user_index.flush(conn)
+                    unindexed = 0
             if positions:
                 conn.execute(
                     self._checkpoint_stmt,
@@ -140,6 +153,7 @@ class BatchWriter:
             for table, rows in (upserts or {}).items():
                 if rows:
                     self._upsert_rows(conn, table, _last_per_key(table, rows))
+        self._unindexed = unindexed
 
     def _upsert_rows(self, conn: Connection, name: str, rows: list[dict[str, Any]]) -> None:
         """Rows grouped by the columns they carry, each group one compiled executemany."""
