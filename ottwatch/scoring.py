@@ -145,20 +145,28 @@ class AdaptiveScorer:
         self.settings = settings or ScoringSettings()
         self.state = state or ThresholdState()
         self.dirty = False
-        self._cache: dict[tuple[bool, str | None, str | None], tuple[float, float]] = {}
+        self._night = tuple(self.settings.is_night(hour) for hour in range(24))
+        # (night, region, segment) -> (review, block, level and decision of a score of 0)
+        self._cache: dict[tuple[bool, str | None, str | None],
+                          tuple[float, float, str, str]] = {}
 
     # -- thresholds ------------------------------------------------------------
     def thresholds(self, ts: float, region: str | None, segment: str | None
                    ) -> tuple[float, float]:
         """(review, block) thresholds for an event at `ts` in `region` and `segment`."""
+        return self._cached(self._night[int(ts // HOUR_S) % 24], region, segment)[:2]
+
+    def _cached(self, night: bool, region: str | None, segment: str | None
+                ) -> tuple[float, float, str, str]:
         cache = self._cache  # read before the state: `learn` swaps the state, then the cache
-        night = self.settings.is_night(int(ts // HOUR_S) % 24)
         key = (night, region, segment)
         found = cache.get(key)
         if found is None:
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
-            found = cache[key] = self._thresholds(night, region, segment)
+            review, block = self._thresholds(night, region, segment)
+            found = cache[key] = (review, block, level_for(0.0, review, block),
+                                  decision_for(0.0, review, block))
         return found
 
     def _thresholds(self, night: bool, region: str | None, segment: str | None
@@ -178,12 +186,19 @@ class AdaptiveScorer:
     def score(self, batch: Batch) -> list[Assessment]:
         overrides = self.settings.weights
         segments = batch.columns.get("segment")
-        thresholds = self.thresholds
+        if segments is None:
+            segments = [None] * len(batch.events)
+        night_by_hour = self._night
+        cache, cached = self._cache, self._cached
         out = []
         append = out.append
-        for index, (event, reasons) in enumerate(zip(batch.events, batch.reasons, strict=True)):
-            segment = segments[index] if segments is not None else None
-            review, block = thresholds(event.ts, event.region, segment)
+        for event, reasons, segment in zip(batch.events, batch.reasons, segments, strict=True):
+            ts = event.ts
+            key = (night_by_hour[int(ts // HOUR_S) % 24], event.region, segment)
+            found = cache.get(key)
+            if found is None:
+                found = cached(*key)
+            review, block, level, decision = found
             if reasons:
                 if overrides:
                     reasons = [Reason(r.code, overrides[r.code], r.detail)
@@ -191,13 +206,12 @@ class AdaptiveScorer:
                 score = round(noisy_or(r.weight for r in reasons), 2)
                 if len(reasons) > 1:
                     reasons = sorted(reasons, key=_heaviest_first)
+                level = level_for(score, review, block)
+                decision = decision_for(score, review, block)
             else:  # most events: nothing fired
                 score, reasons = 0.0, []
-            append(Assessment(
-                event_id=event.event_id, user_id=event.user_id, ts=event.ts,
-                timestamp=event.timestamp, score=score, level=level_for(score, review, block),
-                decision=decision_for(score, review, block), threshold=review, reasons=reasons,
-            ))
+            append(Assessment(event.event_id, event.user_id, ts, event.timestamp, score, level,
+                              decision, review, reasons))
         return out
 
     # -- learning --------------------------------------------------------------
