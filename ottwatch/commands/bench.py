@@ -26,6 +26,10 @@ from ottwatch.summary import summary_table
 @click.option("--users", default=10_000, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--ingest-only", is_flag=True, help="Measure ingest without scoring stages.")
+@click.option("--rules-only", is_flag=True,
+              help="Score with the rule-based detectors alone (input security, geo, velocity "
+                   "and auth, playback, consent and regulations, segments, adaptive "
+                   "thresholds): fraud rings and the learning stage off.")
 @click.option("--random-ids", is_flag=True,
               help="Random event ids (UUID4) instead of sequential ones: the unique index on "
                    "event_id then takes each insert at a random place, as with producers "
@@ -40,7 +44,8 @@ from ottwatch.summary import summary_table
 @click.option("--keep", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database in this folder.")
 def command(config_path: str | None, events: int, users: int, seed: int, ingest_only: bool,
-            random_ids: bool, models: bool, warm: int, as_json: bool, keep: str | None) -> None:
+            rules_only: bool, random_ids: bool, models: bool, warm: int, as_json: bool,
+            keep: str | None) -> None:
     """Generate N synthetic events and push them through the agent loop (parse,
     validate, pipeline, SQLite) from a file, reporting events/s and per-event
     latency (read to commit) percentiles. `events_per_cpu_s` divides by the CPU
@@ -61,6 +66,11 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     with console.status(f"generating {warm + events:,} events"):
         write_log(log_path, events, skip=warm, **stream)
     config = load(config_path, str(db_path))
+    if rules_only:
+        if models:
+            raise click.UsageError("--rules-only scores without the models: drop --models")
+        config.rings.enabled = False
+        config.scoring["learning"] = {**config.scoring.get("learning", {}), "enabled": False}
     tune_for_throughput()  # as `ottwatch agent` and `replay` do
     if not config.geo.city_db:  # measure with geo lookups on: the fixture databases
         fixtures = Path(str(importlib.resources.files("fixtures")))
@@ -84,6 +94,7 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         "p50_ms": round((stats.latency_percentile(50) or 0) * 1000, 2),
         "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),
         "ingest_only": ingest_only,
+        "rules_only": rules_only,
         "random_ids": random_ids,
         "stages": agent.pipeline.stage_names,
         "models": trained,

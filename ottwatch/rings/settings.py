@@ -24,6 +24,8 @@ class RingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # False: no ring detection at all (no ring graph, no `ring.member` reasons)
+    enabled: bool = True
     window_days: float = Field(30.0, gt=0)
     kind_weights: dict[str, float] = dict(DEFAULT_KIND_WEIGHTS)
     degree_cap: int = Field(50, ge=2)

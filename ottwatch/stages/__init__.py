@@ -46,12 +46,13 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
         VelocityStage(config.velocity),
         PlaybackStage(config.playback),
         ComplianceStage.from_config(config),
-        rings,
+        *([rings] if rings.settings.enabled else []),
         SegmentStage(SegmentSettings.from_scoring(config.scoring)),
     ]
     learning = LearningSettings.from_scoring(config.scoring)
     if learning.enabled:  # last: it reads every rule's reasons, `geo` and `segment`
         stages.append(LearningStage(learning))
-    sinks: list[Sink] = [RingScoreSink(rings), build_alert_sink(config.alerts)]
+    sinks: list[Sink] = [*([RingScoreSink(rings)] if rings.settings.enabled else []),
+                         build_alert_sink(config.alerts)]
     return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
                     sinks=sinks, persist_every_s=config.storage.state_every_s)

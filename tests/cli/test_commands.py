@@ -66,6 +66,35 @@ def test_bench_reports_json_last(tmp_path: Path) -> None:
     assert report["ingest_only"] is True
 
 
+def test_bench_rules_only_scores_with_the_rule_stages_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    result = CliRunner().invoke(cli, ["bench", "-n", "3000", "--users", "300", "--json",
+                                      "--rules-only", "--keep", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["rules_only"] is True and report["learning"] is None
+    assert report["stages"] == ["input_security", "geo", "velocity", "playback", "compliance",
+                                "segments"]
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        assessed = conn.execute("SELECT count(*) FROM assessments").fetchone()[0]
+        codes = {row[0] for row in conn.execute(
+            "SELECT DISTINCT top_code FROM assessments WHERE top_code IS NOT NULL")}
+    assert assessed == 3000
+    assert "consent.missing" in codes and "ring.member" not in codes
+
+
+def test_rings_can_be_switched_off_in_the_config() -> None:
+    from ottwatch.config import Config
+    from ottwatch.stages import build_pipeline
+
+    config = Config.model_validate({"rings": {"enabled": False}})
+    pipeline = build_pipeline(config)
+    assert "rings" not in pipeline.stage_names
+    assert not any(type(sink).__name__ == "RingScoreSink" for sink in pipeline.sinks)
+    assert "rings" in build_pipeline(Config()).stage_names
+
+
 def test_bench_with_random_ids_stores_uuid4_event_ids(tmp_path: Path) -> None:
     import sqlite3
     import uuid
