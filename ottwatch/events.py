@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 import orjson
 
 from ottwatch.regions import EU_EEA, normalise_region
@@ -135,7 +134,7 @@ _CANONICAL_IPV4 = re.compile(rf"(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}", re.ASCII
 
 
 @lru_cache(maxsize=65536)
-def _canonical_ip(text: str) -> str | None:
+def canonical_ip(text: str) -> str | None:
     if _CANONICAL_IPV4.fullmatch(text):
         return text
     return _parsed_ip(text)
@@ -149,14 +148,14 @@ def _parsed_ip(text: str) -> str | None:
         return None
 
 
-def _depth(value: Any, limit: int) -> int:
+def depth(value: Any, limit: int) -> int:
     """Nesting depth of a JSON value, stopping once it passes `limit`."""
     if limit < 0:
         return 1
     if isinstance(value, dict):
-        return 1 + max((_depth(v, limit - 1) for v in value.values()), default=0)
+        return 1 + max((depth(v, limit - 1) for v in value.values()), default=0)
     if isinstance(value, list):
-        return 1 + max((_depth(v, limit - 1) for v in value), default=0)
+        return 1 + max((depth(v, limit - 1) for v in value), default=0)
     return 0
 
 
@@ -200,90 +199,18 @@ def _required_text(raw: dict[str, Any], name: str) -> str | Rejection:
     return value
 
 
-_Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)]
-_Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
-_Required = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+def _fast_parse(data: bytes, source: str, offset: int) -> Event | None:
+    """The first call loads the fast path (msgspec) and puts it in this one's place, so
+    that importing this module (the console does) does not import msgspec."""
+    global _fast_parse
+    from ottwatch.wire import fast_parse
 
-
-class _WireEvent(msgspec.Struct, forbid_unknown_fields=True):
-    """The common shape of a line, for the fast path: types and sizes are checked
-    as msgspec decodes. Anything else (unknown fields, `ts`, wrong types) fails
-    here and takes the full validation, which names the reason."""
-
-    event_id: _Required
-    timestamp: Annotated[str, msgspec.Meta(max_length=64)]
-    user_id: _Required
-    event_type: _Required
-    device_id: _Id | None = None
-    ip_address: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    region: str | None = None
-    is_eu: bool | None = None
-    has_consent: bool | None = None
-    subscription_plan: _Text | None = None
-    content_id: _Id | None = None
-    session_id: _Id | None = None
-    payment_fingerprint: _Id | None = None
-    bytes: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
-    error_code: _Text | None = None
-    request_id: _Id | None = None
-    # Kept raw and read by orjson, so that nested values are exactly what the full
-    # path gives (orjson reads integers beyond 64 bits as floats; msgspec would not).
-    extra_metadata: msgspec.Raw = msgspec.Raw(b"null")
-
-
-_wire_decoder = msgspec.json.Decoder(_WireEvent)
-_NO_EXTRA = b"null"
-
-
-def fast_parse(data: bytes, source: str = "", offset: int = 0) -> Event | None:
-    """An `Event` for a well-formed line of printable ASCII with no escapes (so every
-    string is printable and needs no cleaning), or None: the line then takes the
-    full validation in `validate`, which gives the same event or the reason to
-    reject it. Both must agree: tests/agent/test_parse_paths.py compares them."""
-    if not data.isascii() or b"\\" in data or b"\x7f" in data:
-        return None
-    try:
-        wire = _wire_decoder.decode(data)
-    except (msgspec.MsgspecError, RecursionError):
-        return None
-    event_id, user_id, event_type = wire.event_id, wire.user_id, wire.event_type
-    if " " in (event_id[0], event_id[-1], user_id[0], user_id[-1], event_type[0],
-               event_type[-1]):
-        return None  # edges to strip: the full path does it
-    when = parse_timestamp(wire.timestamp)
-    if isinstance(when, Rejection):
-        return None
-    ip = wire.ip_address
-    if ip is not None:
-        ip = _canonical_ip(ip.strip())
-        if ip is None:
-            return None
-    region = wire.region
-    is_eu = wire.is_eu
-    if region is not None:
-        region = _normalised_region(region)
-        if region is None:
-            return None
-        if is_eu is None:
-            is_eu = region == "EU" or region.split("-", 1)[0] in EU_EEA
-    extra = None
-    if (raw_extra := bytes(wire.extra_metadata)) != _NO_EXTRA:
-        try:
-            extra = orjson.loads(raw_extra)
-        except orjson.JSONDecodeError:
-            return None
-        if type(extra) is not dict or _depth(extra, MAX_NESTING) > MAX_NESTING:
-            return None
-    plan = wire.subscription_plan
-    return Event(
-        event_id, when[0], when[1], user_id, event_type.lower(), wire.device_id or None, ip,
-        region, is_eu, wire.has_consent, plan.lower() if plan else None,
-        wire.content_id or None, wire.session_id or None, wire.payment_fingerprint or None,
-        wire.bytes, wire.error_code or None, wire.request_id or None, extra, source, offset)
+    _fast_parse = fast_parse
+    return fast_parse(data, source, offset)
 
 
 @lru_cache(maxsize=4096)
-def _normalised_region(text: str) -> str | None:
+def normalised_region(text: str) -> str | None:
     return normalise_region(text)
 
 
@@ -293,7 +220,7 @@ def parse_line(
     """Validate one JSON line against contract v1."""
     if len(data) > max_line_bytes:
         return Rejection("line_too_long", f"{len(data)} bytes, limit {max_line_bytes}")
-    event = fast_parse(data, source, offset)
+    event = _fast_parse(data, source, offset)
     if event is not None:
         return event
     raw = _decode(data)
@@ -352,7 +279,7 @@ def validate(raw: dict[str, Any], *, source: str = "", offset: int = 0) -> Event
     if ip is not None:
         if not isinstance(ip, str):
             return Rejection("wrong_type:ip_address", "ip_address must be a string")
-        canonical = _canonical_ip(ip.strip()) if len(ip) <= 64 else None
+        canonical = canonical_ip(ip.strip()) if len(ip) <= 64 else None
         if canonical is None:
             return Rejection("bad_ip", f"not an IPv4 or IPv6 address: {clean_text(ip)[:64]!r}")
         event.ip_address = canonical
@@ -371,12 +298,12 @@ def validate(raw: dict[str, Any], *, source: str = "", offset: int = 0) -> Event
     if extra is not None:
         if not isinstance(extra, dict):
             return Rejection("wrong_type:extra_metadata", "extra_metadata must be an object")
-        if _depth(extra, MAX_NESTING) > MAX_NESTING:
+        if depth(extra, MAX_NESTING) > MAX_NESTING:
             return Rejection("nesting_too_deep", f"extra_metadata nested over {MAX_NESTING} levels")
     unknown = None if KNOWN_FIELDS.issuperset(raw) else {
         k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
     if unknown:
-        if _depth(unknown, MAX_NESTING) > MAX_NESTING:
+        if depth(unknown, MAX_NESTING) > MAX_NESTING:
             return Rejection("nesting_too_deep", f"a field nests over {MAX_NESTING} levels")
         extra = {**(extra or {}), "_unknown_fields": unknown}
 

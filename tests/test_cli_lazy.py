@@ -79,6 +79,13 @@ def test_the_console_command_does_not_import_the_pipeline() -> None:
     assert python_prints(code) == "False"
 
 
+def test_the_console_does_not_import_the_line_decoder() -> None:
+    code = ("import sys\n"
+            "import tui.app\n"
+            "print(sorted(m for m in ('msgspec', 'ottwatch.wire') if m in sys.modules))\n")
+    assert python_prints(code) == "[]"
+
+
 def test_every_command_is_still_reachable_through_the_commands_mapping() -> None:
     group = LazyGroup(name="ottwatch")
     assert set(group.commands) == set(COMMANDS)

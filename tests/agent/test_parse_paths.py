@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from fixtures.bad_corpus import MAX_LINE_BYTES, corpus, event
 from fixtures.generator import StreamGenerator
 from fixtures.scenarios import merged_lines
-from ottwatch.events import Event, Rejection, fast_parse, parse_line, validate
+from ottwatch.events import Event, Rejection, parse_line, validate
+from ottwatch.wire import fast_parse
 
 
 def full_path(line: bytes) -> Event | Rejection:
