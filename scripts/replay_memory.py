@@ -28,9 +28,9 @@ def rss_mb(pid: int) -> float | None:
         status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return None
-    kb = next(int(line.split()[1]) for line in status.splitlines()
-              if line.startswith("VmRSS:"))
-    return kb / 1024
+    kb = next((int(line.split()[1]) for line in status.splitlines()
+               if line.startswith("VmRSS:")), None)
+    return None if kb is None else kb / 1024  # None: the process is exiting
 
 
 def stored(db: Path) -> int:
