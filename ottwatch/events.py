@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ottwatch.regions import EU_EEA, normalise_region
+from ottwatch.regions import is_eu_region, normalise_region
 
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
 MAX_ID_CHARS = 255
@@ -316,7 +316,7 @@ def validate(raw: dict[str, Any], *, source: str = "", offset: int = 0) -> Event
             extra = {**(extra or {}), "_invalid_region": clean_text(region)[:64]}
         event.region = normalised
     if event.is_eu is None and event.region is not None:
-        event.is_eu = event.region == "EU" or event.country in EU_EEA
+        event.is_eu = is_eu_region(event.region)
     event.extra_metadata = extra
     return event
 

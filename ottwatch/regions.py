@@ -27,6 +27,11 @@ def normalise_region(text: str) -> str | None:
     return f"{country}-{subdivision}" if subdivision else country
 
 
+def is_eu_region(region: str) -> bool:
+    """Is a normalised region in the EU/EEA? `EU` itself, `FR`, `FR-75`."""
+    return region == "EU" or region.split("-", 1)[0] in EU_EEA
+
+
 def region_matches_country(region: str, country: str) -> bool:
     """Does an IP's country satisfy a claimed region? `EU` matches any EU/EEA country."""
     if region == "EU":

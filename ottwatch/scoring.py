@@ -195,10 +195,7 @@ class AdaptiveScorer:
         for event, reasons, segment in zip(batch.events, batch.reasons, segments, strict=True):
             ts = event.ts
             key = (night_by_hour[int(ts // HOUR_S) % 24], event.region, segment)
-            found = cache.get(key)
-            if found is None:
-                found = cached(*key)
-            review, block, level, decision = found
+            review, block, level, decision = cache.get(key) or cached(*key)
             if reasons:
                 if overrides:
                     reasons = [Reason(r.code, overrides[r.code], r.detail)

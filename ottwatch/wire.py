@@ -22,7 +22,7 @@ from ottwatch.events import (
     normalised_region,
     parse_timestamp,
 )
-from ottwatch.regions import EU_EEA
+from ottwatch.regions import is_eu_region
 
 _Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)]
 _Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
@@ -89,7 +89,7 @@ def fast_parse(data: bytes, source: str = "", offset: int = 0) -> Event | None:
         if region is None:
             return None
         if is_eu is None:
-            is_eu = region == "EU" or region.split("-", 1)[0] in EU_EEA
+            is_eu = is_eu_region(region)
     extra = None
     if (raw_extra := bytes(wire.extra_metadata)) != _NO_EXTRA:
         try:

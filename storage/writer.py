@@ -213,18 +213,17 @@ def _json_text(value: object) -> str | None:
 
 
 def _event_row(e: Event, now: float) -> tuple:
-    extra = e.extra_metadata
     return (
         e.event_id, e.ts, e.timestamp, e.user_id, e.event_type, e.device_id, e.ip_address,
         e.region, e.is_eu, e.has_consent, e.subscription_plan, e.content_id, e.session_id,
-        e.payment_fingerprint, e.bytes, e.error_code, e.request_id,
-        None if extra is None else orjson.dumps(extra).decode(), e.source, e.source_offset, now,
+        e.payment_fingerprint, e.bytes, e.error_code, e.request_id, _json_text(e.extra_metadata),
+        e.source, e.source_offset, now,
     )
 
 
 def _assessment_row(a: Assessment) -> tuple:
     if a.reasons:  # most events have none
-        reasons, top_code = orjson.dumps([r.to_dict() for r in a.reasons]).decode(), a.top_code
+        reasons, top_code = _json_text([r.to_dict() for r in a.reasons]), a.top_code
     else:
         reasons, top_code = "[]", None
     return (a.event_id, a.user_id, a.ts, a.score, a.level, a.decision, a.threshold, top_code,

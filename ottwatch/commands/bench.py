@@ -55,6 +55,10 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     from fixtures.generator import write_log
     from ottwatch.learning.runtime import learning_stage
 
+    if rules_only and (models or ingest_only):
+        other = "--models" if models else "--ingest-only"
+        raise click.UsageError(f"--rules-only cannot be combined with {other}: it scores with "
+                               "the rule-based detectors, without models or rings")
     console = Console(stderr=True)
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,8 +71,6 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         write_log(log_path, events, skip=warm, **stream)
     config = load(config_path, str(db_path))
     if rules_only:
-        if models:
-            raise click.UsageError("--rules-only scores without the models: drop --models")
         config.rings.enabled = False
         config.scoring["learning"] = {**config.scoring.get("learning", {}), "enabled": False}
     tune_for_throughput()  # as `ottwatch agent` and `replay` do

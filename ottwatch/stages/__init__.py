@@ -39,20 +39,20 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     geo = make_geo_stage(config)
     if not geo.lookup.enabled:
         log.warning("%s", geo.lookup.status())
-    rings = RingStage.from_config(config)
+    rings = RingStage.from_config(config) if config.rings.enabled else None
     stages: list[Stage] = [
         InputSecurityStage(config.security),
         geo,
         VelocityStage(config.velocity),
         PlaybackStage(config.playback),
         ComplianceStage.from_config(config),
-        *([rings] if rings.settings.enabled else []),
+        *([rings] if rings else []),
         SegmentStage(SegmentSettings.from_scoring(config.scoring)),
     ]
     learning = LearningSettings.from_scoring(config.scoring)
     if learning.enabled:  # last: it reads every rule's reasons, `geo` and `segment`
         stages.append(LearningStage(learning))
-    sinks: list[Sink] = [*([RingScoreSink(rings)] if rings.settings.enabled else []),
+    sinks: list[Sink] = [*([RingScoreSink(rings)] if rings else []),
                          build_alert_sink(config.alerts)]
     return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
                     sinks=sinks, persist_every_s=config.storage.state_every_s)

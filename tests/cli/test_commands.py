@@ -84,6 +84,16 @@ def test_bench_rules_only_scores_with_the_rule_stages_alone(tmp_path: Path) -> N
     assert "consent.missing" in codes and "ring.member" not in codes
 
 
+@pytest.mark.parametrize("other", ["--models", "--ingest-only"])
+def test_bench_refuses_rules_only_with_another_mode_before_any_work(
+        tmp_path: Path, other: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", "-n", "3000", "--rules-only", other,
+                                      "--keep", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"--rules-only cannot be combined with {other}" in result.output
+    assert not any(tmp_path.iterdir())  # refused before generating the log
+
+
 def test_rings_can_be_switched_off_in_the_config() -> None:
     from ottwatch.config import Config
     from ottwatch.stages import build_pipeline
