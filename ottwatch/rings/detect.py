@@ -1,16 +1,15 @@
-"""Rings from the user–resource graph: a full pass, run off the per-event path.
+"""Rings from the graph's strong ties: grouping, description and stable ids.
 
-1. Project to a user–user graph: a resource shared by `d` users (2 <= d <= degree_cap)
-   adds `kind_weight * ln 3 / ln(1 + d)` to each pair of its users; pairs whose summed
-   strength reaches `min_tie_strength` become edges.
-2. Rings are the connected components of at least `min_ring_size` users; a component
-   bigger than `louvain_above` is split into Louvain communities (fixed seed), so one
-   weak bridge does not fuse two rings into a giant one.
-3. A ring's risk (0..1) blends how strongly its members are tied (payment > device >
-   IP, each weighted by the share of members it covers), its size, the share of
-   members who used a shared resource for a trial or signup, and — when known — the
-   members' mean assessment score.
-4. Each member's network risk (0..1) is the mean of its degree centrality and its
+1. A ring is a connected group of at least `min_ring_size` users in the graph's
+   `strong` projection (pairs whose ties reach `min_tie_strength`; see `graph`). A
+   group bigger than `louvain_above` is split into Louvain communities (fixed seed,
+   over the group's nodes and edges in sorted order, so the split depends on the group
+   alone), so one weak bridge does not fuse two rings into a giant one.
+2. A ring's risk (0..1) blends how strongly its members are tied (payment > device >
+   IP, each weighted by the share of members it ties), its size, the share of members
+   who used a shared resource for a trial or signup, and, when known, the members'
+   mean assessment score.
+3. Each member's network risk (0..1) is the mean of its degree centrality and its
    clustering coefficient inside the ring: a tight clique scores 1, a hanger-on less.
 
 Ring ids are stable: a ring found in a pass continues the known ring it overlaps most
@@ -25,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -34,11 +33,9 @@ from networkx.algorithms.community import louvain_communities
 from ottwatch.rings.graph import KIND_INDEX, Resource, RingGraph
 from ottwatch.rings.settings import RingSettings
 
-LN3 = math.log(3.0)
 SIZE_SCALE = 10.0  # accounts; the size factor is 1 - exp(-size / SIZE_SCALE)
 RISK_BLEND = {"ties": 0.5, "size": 0.3, "trials": 0.2}
 MEMBER_SCORE_SHARE = 0.2  # of the risk, when members' scores are known
-EPSILON = 1e-9
 
 
 @dataclass(slots=True)
@@ -52,47 +49,36 @@ class Ring:
     trial_accounts: int
 
 
-def resource_weight(kind_weight: float, degree: int) -> float:
-    return kind_weight * LN3 / math.log1p(degree)
+def split(graph: RingGraph, group: list[str], settings: RingSettings) -> Iterator[list[str]]:
+    """The rings (sorted members) of one connected group of the strong graph."""
+    if len(group) < settings.min_ring_size:
+        return
+    if len(group) <= settings.louvain_above:
+        yield group
+        return
+    strong = graph.strong
+    inside = set(group)
+    edges = sorted((a, b, strong.adj[a][b]["weight"]) for a in group for b in strong.adj[a]
+                   if a < b and b in inside)
+    canonical = nx.Graph()
+    canonical.add_nodes_from(group)
+    canonical.add_weighted_edges_from(edges)
+    communities = louvain_communities(canonical, weight="weight", seed=settings.louvain_seed)
+    for community in sorted(sorted(c) for c in communities):
+        if len(community) >= settings.min_ring_size:
+            yield community
 
 
-def project(graph: RingGraph, settings: RingSettings) -> nx.Graph:
-    """The user–user graph of ties at least `min_tie_strength` strong."""
-    strengths: dict[tuple[str, str], float] = {}
-    kind_weights = settings.kind_weights
-    for (kind, _), users in graph.ties():
-        weight = resource_weight(kind_weights[kind], len(users))
-        if weight <= 0:
-            continue
-        users.sort()
-        for i, first in enumerate(users):
-            for second in users[i + 1:]:
-                pair = (first, second)
-                strengths[pair] = strengths.get(pair, 0.0) + weight
-    floor = settings.min_tie_strength - EPSILON
-    projection = nx.Graph()
-    projection.add_weighted_edges_from(
-        (a, b, strength) for (a, b), strength in strengths.items() if strength >= floor)
-    return projection
+def rings_among(graph: RingGraph, settings: RingSettings,
+                users: Iterable[str] | None = None) -> list[list[str]]:
+    """Member lists of the rings in the groups holding any of `users` (default: every
+    group), ordered by their smallest member."""
+    found = [ring for group in graph.groups(users) for ring in split(graph, group, settings)]
+    return sorted(found, key=lambda members: members[0])
 
 
-def groups(projection: nx.Graph, settings: RingSettings) -> Iterator[list[str]]:
-    """Member lists (sorted) of the rings in the projection."""
-    for component in nx.connected_components(projection):
-        if len(component) < settings.min_ring_size:
-            continue
-        if len(component) <= settings.louvain_above:
-            yield sorted(component)
-            continue
-        communities = louvain_communities(projection.subgraph(component), weight="weight",
-                                          seed=settings.louvain_seed)
-        for community in communities:
-            if len(community) >= settings.min_ring_size:
-                yield sorted(community)
-
-
-def network_risk(projection: nx.Graph, members: Sequence[str]) -> dict[str, float]:
-    ring = projection.subgraph(members)
+def network_risk(graph: RingGraph, members: Sequence[str]) -> dict[str, float]:
+    ring = graph.strong.subgraph(members)
     centrality = nx.degree_centrality(ring)
     clustering = nx.clustering(ring)
     return {m: round((centrality[m] + clustering[m]) / 2, 4) for m in members}
@@ -100,7 +86,7 @@ def network_risk(projection: nx.Graph, members: Sequence[str]) -> dict[str, floa
 
 def ring_risk(size: int, coverage: Mapping[str, float], trial_share: float,
               member_score: float | None, settings: RingSettings) -> float:
-    """`coverage`: kind -> share of members using a shared resource of that kind.
+    """`coverage`: kind -> share of members tied through a resource of that kind.
     `member_score`: members' mean assessment score, 0..1, or None when unknown."""
     untied = 1.0
     for kind, share in coverage.items():
@@ -113,27 +99,19 @@ def ring_risk(size: int, coverage: Mapping[str, float], trial_share: float,
     return round(min(1.0, max(0.0, base)), 4)
 
 
-def describe(graph: RingGraph, projection: nx.Graph, members: list[str],
-             settings: RingSettings, scores: Mapping[str, float]) -> Ring:
-    """The ring these members form: what they share, when, and how risky it is.
+def describe(graph: RingGraph, members: list[str], settings: RingSettings,
+             scores: Mapping[str, float]) -> Ring:
+    """The ring these members form: what ties them, when, and how risky it is.
     `scores`: user -> mean assessment score (0..100) for the users it knows."""
-    uses: Counter[Resource] = Counter()
-    edges = {member: graph.resources_of(member) for member in members}
-    for linked in edges.values():
-        uses.update(linked.keys())
-    shared = sorted((r for r, n in uses.items() if n >= 2),
-                    key=lambda r: (KIND_INDEX[r[0]], -uses[r], r[1]))
-    shared_set = set(shared)
-    times: list[float] = []
+    shared_uses = graph.shared_within(members)
+    shared = sorted(shared_uses, key=lambda r: (KIND_INDEX[r[0]], -len(shared_uses[r]), r[1]))
+    times = [ts for uses in shared_uses.values() for ts in uses.values()]
     covered: dict[str, set[str]] = {}
     trial_members = set()
-    for member, linked in edges.items():
-        for resource, data in linked.items():
-            if resource in shared_set:
-                times.append(data["t"])
-                covered.setdefault(resource[0], set()).add(member)
-                if data.get("trial"):
-                    trial_members.add(member)
+    trials = graph.trials
+    for resource, uses in shared_uses.items():
+        covered.setdefault(resource[0], set()).update(uses)
+        trial_members.update(m for m in uses if (m, resource) in trials)
     size = len(members)
     known = [scores[m] for m in members if m in scores]
     member_score = sum(known) / len(known) / 100.0 if known else None
@@ -142,16 +120,14 @@ def describe(graph: RingGraph, projection: nx.Graph, members: list[str],
     return Ring(members=members, shared=shared, risk=risk,
                 first_seen=min(times, default=graph.clock),
                 last_seen=max(times, default=graph.clock),
-                network=network_risk(projection, members), trial_accounts=len(trial_members))
+                network=network_risk(graph, members), trial_accounts=len(trial_members))
 
 
 def find_rings(graph: RingGraph, settings: RingSettings,
                scores: Mapping[str, float] | None = None) -> list[Ring]:
     """Every ring in the graph now, ordered by their smallest member."""
-    projection = project(graph, settings)
-    found = sorted(groups(projection, settings), key=lambda members: members[0])
-    return [describe(graph, projection, members, settings, scores if scores is not None else {})
-            for members in found]
+    return [describe(graph, members, settings, scores if scores is not None else {})
+            for members in rings_among(graph, settings)]
 
 
 # -- stable ids ---------------------------------------------------------------------------

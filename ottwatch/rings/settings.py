@@ -1,4 +1,4 @@
-"""What an operator can set for fraud-ring detection (`[scoring.rings]`)."""
+"""What an operator can set for fraud-ring detection (`[rings]`)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,21 @@ DAY_S = 86_400.0
 
 
 class RingSettings(BaseModel):
-    """`[scoring.rings]` in the config (or a `[rings]` section once the config declares one).
+    """`[rings]` in the config. The model behind it is in docs/decisions/rings.md.
 
-    Ties: two users are tied by a resource (device, IP, payment fingerprint) they both
-    used within `window_days` of event time. A resource used by `d` users ties each pair
-    with `kind_weights[kind] * ln 3 / ln(1 + d)` (full weight at d = 2, falling as the
-    resource gets common); a pair's strength is the sum over its shared resources, and
-    pairs of at least `min_tie_strength` are kept. Resources used by more than
-    `degree_cap` users (carrier NAT, public Wi-Fi, a device model id) tie nobody.
+    Ties: two users are tied by a device or payment fingerprint they both used within
+    `window_days`, and by an IP address only when they used it within
+    `ip_tie_window_s` of each other (a household at the same time, not strangers
+    handed the same pool address days apart). A pair's strength is the sum of its
+    tied resources' kind weights; pairs at least `min_tie_strength` strong are edges,
+    and rings are the connected groups of at least `min_ring_size` users. With the
+    defaults one shared card or device makes an edge, IP addresses only two
+    different ones each used at the same time.
+
+    Shared infrastructure ties nobody: a device or card held by more than
+    `degree_cap` users within the window, an IP address held by more than
+    `ip_degree_cap` within the window (a carrier NAT, a busy pool address) or by more
+    than `ip_burst_users` within one `ip_tie_window_s` (a hotel, a café).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -28,24 +35,26 @@ class RingSettings(BaseModel):
     enabled: bool = True
     window_days: float = Field(30.0, gt=0)
     kind_weights: dict[str, float] = dict(DEFAULT_KIND_WEIGHTS)
+    ip_tie_window_s: float = Field(3600.0, gt=0)
     degree_cap: int = Field(50, ge=2)
-    min_tie_strength: float = Field(0.2, gt=0)
+    ip_degree_cap: int = Field(16, ge=2)
+    ip_burst_users: int = Field(8, ge=2)
+    min_tie_strength: float = Field(0.5, gt=0)
     min_ring_size: int = Field(5, ge=2)
-    # Components bigger than this are split into Louvain communities (fixed seed).
+    # Groups bigger than this are split into Louvain communities (fixed seed).
     louvain_above: int = Field(60, ge=2)
     louvain_seed: int = 7
     # Events whose resources mark trial or promo abuse when many accounts share them.
     trial_events: list[str] = ["signup", "trial_start"]
-    # Detection runs in `tick` at most this often (batch time), or sooner once this
-    # many new ties arrived.
-    detect_interval_s: float = Field(60.0, ge=0)
+    # Passes run when event time crosses a multiple of this, and read only what
+    # changed since the last one.
+    detect_interval_s: float = Field(60.0, gt=0)
     member_weight: float = Field(40.0, ge=0, le=100)
-    # Bounds: users and resources are evicted least recently seen first. About 2 KB a
-    # user with its devices, IP and card: ~200 MB at 100k users.
+    # Bounds: users and resources are evicted least recently seen first.
     max_users: int = Field(100_000, ge=1)
     max_resources: int = Field(250_000, ge=1)
     max_resources_per_user: int = Field(32, ge=1)
-    # The graph is saved at most this often (batch time); ring changes save it at once.
+    # The state is saved at most this often (batch time); ring changes save it at once.
     snapshot_interval_s: float = Field(300.0, ge=0)
 
     @field_validator("kind_weights")

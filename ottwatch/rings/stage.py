@@ -1,18 +1,20 @@
 """The ring stage: members of known fraud rings get `ring.member` on their events.
 
-`process` only updates the graph (per batch, one link per distinct user–resource
-pair) and looks each event's user up in the member map. Detection is a full pass in
-`tick`, at most every `detect_interval_s` of batch time, or sooner once
-`detect_after_ties` new ties arrived, and only when the graph changed. A pass that
-finds a new ring, or a ring bigger than it ever was, raises a `ring.member` finding
-and upserts the ring's row; a ring whose row changed otherwise is upserted quietly.
+`process` feeds each event's device, card and IP uses to the graph, which keeps the
+user–user ties up to date as they arrive, and looks each event's user up in the member
+map. Detection passes run when event time crosses a multiple of `detect_interval_s`
+(before the event that crossed it, so the result does not depend on the batching) and
+only when something changed: a pass re-reads just the groups of users whose ties
+changed, and keeps every other ring, its description and its row, as it was.
 
-State (graph, known rings, scores) is saved with the batch whenever rings appear,
-grow or dissolve, and otherwise at most every `snapshot_interval_s` of batch time.
+A pass that finds a new ring, or a ring bigger than it ever was, raises a `ring.member`
+finding and upserts the ring's row; a ring whose row changed otherwise is upserted
+quietly. State (graph, known rings, scores) is saved with the batch whenever rings
+appear, grow or dissolve, and otherwise at most every `snapshot_interval_s`.
 
-Members' mean assessment scores feed ring risk; `RingScoreSink` collects them after
-scoring (the `ring.member` weight itself is left out so rings do not feed on
-themselves).
+Members' mean assessment scores feed ring risk when a ring is described; `RingScoreSink`
+collects them after scoring (the `ring.member` weight itself is left out so rings do
+not feed on themselves).
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ from ottwatch.rings.describe import (
     severity_for,
     shared_entries,
 )
-from ottwatch.rings.detect import Ring, find_rings, founding_id, match_rings
+from ottwatch.rings.detect import Ring, describe, founding_id, match_rings, split
 from ottwatch.rings.graph import RingGraph
 from ottwatch.rings.settings import RingSettings
 
 log = logging.getLogger("ottwatch.rings")
 
 CODE = "ring.member"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 1: the untimed user–resource graph, not read (rings rebuild)
 SCORE_MEMORY = 50  # a user's mean score weighs its last ~50 assessments
 
 
@@ -112,9 +114,8 @@ class RingStage:
         self._now = float("-inf")
         self._detected_at = float("-inf")
         self._first_seen = float("-inf")
-        self._detected_version = 0
         self._saved_at = float("-inf")
-        self._saved_version = 0
+        self._changed_since_save = False
 
     @classmethod
     def from_config(cls, config: Any) -> RingStage:
@@ -122,9 +123,9 @@ class RingStage:
 
     # -- the stage contract -------------------------------------------------------------
     def process(self, batch: Batch) -> None:
-        """Observe the batch; a detection pass runs whenever event time crosses the next
-        boundary (a multiple of `detect_interval_s`), before the event that crossed it,
-        so rings, reasons and findings do not depend on how the input was batched."""
+        """Observe the batch; a pass runs whenever event time crosses the next boundary
+        (a multiple of `detect_interval_s`), before the event that crossed it, so rings,
+        reasons and findings do not depend on how the input was batched."""
         self._now = batch.now
         events = batch.events
         if events and self._first_seen == float("-inf"):
@@ -132,10 +133,10 @@ class RingStage:
         start = 0
         due = self._next_due
         for index, event in enumerate(events):
-            if event.ts >= due and (index > start or self._changed()):
+            if event.ts >= due:
                 self._observe(batch, start, index)
-                self.detect(batch, now=event.ts)
                 start = index
+                self._boundary(batch, event.ts)
                 due = self._next_due
         self._observe(batch, start, len(events))
 
@@ -151,8 +152,11 @@ class RingStage:
                 if ring is not None:
                     batch.add(index, CODE, ring.weights[event.user_id], ring.detail)
 
-    def _changed(self) -> bool:
-        return self.graph.version != self._detected_version
+    def _boundary(self, batch: Batch, now: float) -> None:
+        if self.graph.pending():
+            self.detect(batch, now=now)
+        else:
+            self._detected_at = now
 
     @property
     def _next_due(self) -> float:
@@ -165,15 +169,14 @@ class RingStage:
     def tick(self, batch: Batch) -> None:
         """With no events (the agent idle on wall time), a due pass still runs."""
         self._now = batch.now
-        if self._changed() and batch.now >= self._next_due:
-            self.detect(batch)
-        if (self.graph.version != self._saved_version
-                and batch.now - self._saved_at >= self.settings.snapshot_interval_s):
+        if batch.now >= self._next_due:
+            self._boundary(batch, batch.now)
+        if self._changed_since_save and batch.now - self._saved_at >= self.settings.snapshot_interval_s:
             self.dirty = True
 
     def snapshot(self) -> bytes:
         self._saved_at = self._now
-        self._saved_version = self.graph.version
+        self._changed_since_save = False
         users = self.graph.users
         with collection_paused():
             return orjson.dumps({
@@ -182,40 +185,57 @@ class RingStage:
                 "rings": [ring.to_dict() for ring in self.rings.values()],
                 "scores": {u: entry for u, entry in self.scores.means.items() if u in users},
                 "detected_at": None if self._detected_at == float("-inf") else self._detected_at,
+                "first_seen": None if self._first_seen == float("-inf") else self._first_seen,
             })
 
     def restore(self, data: bytes) -> None:
         with collection_paused():
             state = orjson.loads(data)
             if state.get("v") != SNAPSHOT_VERSION:
-                log.warning("ring state version %r not understood; starting empty",
-                            state.get("v"))
+                log.warning("ring state version %r not understood; rings are found again "
+                            "from the events that follow", state.get("v"))
                 return
             self.graph.load(state["graph"])
         self.rings = {r.ring_id: r for r in map(KnownRing.from_dict, state["rings"])}
         self.member_of = {m: ring for ring in self.rings.values() for m in ring.members}
         self.scores.means = OrderedDict(state["scores"])
-        detected_at = state["detected_at"]
-        self._detected_at = float("-inf") if detected_at is None else detected_at
-        self._detected_version = self._saved_version = self.graph.version
+        for name in ("detected_at", "first_seen"):
+            value = state.get(name)
+            setattr(self, f"_{name}", float("-inf") if value is None else value)
+        self._changed_since_save = False
         self.dirty = False
 
     # -- detection ----------------------------------------------------------------------
-    def detect(self, batch: Batch, now: float | None = None) -> list[Ring]:
-        """A full pass at `now` (default the batch's time): expire, find rings, raise
-        findings and upsert changed rows."""
+    def detect(self, batch: Batch, now: float | None = None, *, full: bool = False
+               ) -> list[Ring]:
+        """A pass at `now` (default the batch's time): expire old ties, then re-read the
+        groups of the users whose ties changed since the last pass (`full`: every group,
+        as a pass from scratch would), raise findings and upsert changed rows. Returns
+        the rings it described."""
         now = batch.now if now is None else now
         graph = self.graph
         graph.expire()
-        rings = find_rings(graph, self.settings, self.scores)
+        touched = graph.take_touched()
+        groups = list(graph.groups(None if full else touched))
+        found = sorted((ring for group in groups for ring in split(graph, group, self.settings)),
+                       key=lambda members: members[0])
         previous = self.rings
-        continued = match_rings({rid: r.members for rid, r in previous.items()},
-                                [ring.members for ring in rings])
+        if full:
+            affected = set(previous)
+        else:  # every group that changed holds a touched user: the rings it may have held
+            reach = touched.union(*groups)
+            affected = {ring.ring_id for user in reach if (ring := self.member_of.get(user))}
+        continued = match_rings({rid: previous[rid].members for rid in sorted(affected)}, found)
         current: dict[str, KnownRing] = {}
-        for ring, ring_id in zip(rings, continued, strict=True):
+        rings = []
+        taken = set(previous)
+        for members, ring_id in zip(found, continued, strict=True):
             before = previous.get(ring_id) if ring_id is not None else None
             if ring_id is None:
-                ring_id = founding_id(ring.members, {*previous, *current})
+                ring_id = founding_id(members, taken)
+            taken.add(ring_id)
+            ring = describe(graph, members, self.settings, self.scores)
+            rings.append(ring)
             known = self._known(ring_id, ring, before)
             if before is None or known.peak > before.peak:
                 batch.findings.append(self._finding(now, known, ring, before is None))
@@ -224,13 +244,20 @@ class RingStage:
             current[ring_id] = known
         # Rings appearing, growing or going are saved with this batch (their findings
         # must not repeat after a restart); other row changes wait for the interval.
-        reshaped = current.keys() != previous.keys() or any(
+        reshaped = current.keys() != affected or any(
             current[rid].peak != previous[rid].peak for rid in current)
-        self.rings = current
-        self.member_of = {m: ring for ring in current.values() for m in ring.members}
+        member_of = self.member_of
+        for ring_id in affected:
+            for member in previous[ring_id].members:
+                if member_of.get(member) is previous[ring_id]:
+                    del member_of[member]
+            del previous[ring_id]
+        for ring_id, known in current.items():
+            previous[ring_id] = known
+            for member in known.members:
+                member_of[member] = known
         self._detected_at = now
-        graph.new_ties = 0
-        self._detected_version = graph.version
+        self._changed_since_save = True
         if reshaped:
             self.dirty = True
         return rings

@@ -50,7 +50,8 @@ def test_five_hundred_users_behind_one_carrier_nat_are_not_a_ring() -> None:
 
     assert stage.rings == {} and batch.findings == [] and rows(batch) == []
     assert ("ip", NAT_IP) in stage.graph.crowded
-    assert ("ip", NAT_IP) not in stage.graph.graph  # its 500 edges are not kept
+    assert ("ip", NAT_IP) not in stage.graph.holders  # its 500 users are not kept
+    assert stage.graph.ties == {}
 
 
 def test_a_ring_behind_the_nat_is_found_without_the_crowd() -> None:

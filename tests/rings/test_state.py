@@ -18,12 +18,15 @@ from .helpers import (
 )
 
 
-def edges(stage: RingStage) -> set[tuple[str, tuple[str, str], float, bool]]:
-    out = set()
-    for a, b, data in stage.graph.graph.edges(data=True):
-        user, resource = (a, b) if isinstance(a, str) else (b, a)
-        out.add((user, resource, data["t"], data.get("trial", False)))
-    return out
+def edges(stage: RingStage) -> set[tuple[str, str, float]]:
+    """The strong user–user edges and their strengths."""
+    return {(a, b, data["weight"]) for a, b, data in stage.graph.strong.edges(data=True)}
+
+
+def uses(stage: RingStage) -> set[tuple[str, tuple[str, str], float, bool]]:
+    graph = stage.graph
+    return {(user, resource, ts, (user, resource) in graph.trials)
+            for resource, holders in graph.holders.items() for user, ts in holders.items()}
 
 
 def test_snapshot_and_restore_give_the_same_rings() -> None:
@@ -38,7 +41,10 @@ def test_snapshot_and_restore_give_the_same_rings() -> None:
     assert restored.graph.users == stage.graph.users
     assert restored.graph.resources == stage.graph.resources
     assert restored.graph.crowded == stage.graph.crowded
-    assert edges(restored) == edges(stage) and edges(stage)
+    assert restored.graph.ties == stage.graph.ties
+    assert uses(restored) == uses(stage) and uses(stage)
+    assert {frozenset(e[:2]) for e in edges(restored)} == {frozenset(e[:2]) for e in edges(stage)}
+    assert edges(stage)
 
     again = run(restored, [event("crew-00", START + 500)])
     assert again.findings == []  # the ring is known: same id, no new finding
@@ -63,7 +69,9 @@ def test_the_snapshot_is_compact_json() -> None:
     run(stage, [*background(1000), *ring(members("crew", 8))])
     data = stage.snapshot()
     state = orjson.loads(data)
-    assert len(state["graph"]["edges"]) == 4 * stage.graph.edge_count
+    held = sum(len(holders) for holders in stage.graph.holders.values())
+    assert len(state["graph"]["holders"]) == 4 * held
+    assert len(state["graph"]["ties"]) == 4 * sum(map(len, stage.graph.ties.values()))
     assert len(data) < 200 * len(stage.graph.users)
 
 
@@ -87,12 +95,11 @@ def test_state_is_bounded_past_every_cap() -> None:
     assert len(graph.users) <= 100
     assert len(graph.resources) <= 150
     assert graph.crowded <= set(graph.resources)
-    for node, edges in graph.graph.adjacency():
-        if isinstance(node, tuple):
-            assert len(edges) <= 5
-        else:
-            assert len(edges) <= 3
-    assert set(graph.graph.nodes) == set(graph.users) | (set(graph.resources) - graph.crowded)
+    assert all(len(holders) <= 5 for holders in graph.holders.values())
+    assert all(len(held) <= 3 for held in graph.held.values())
+    assert set(graph.holders) <= set(graph.resources) - graph.crowded
+    assert {u for holders in graph.holders.values() for u in holders} <= set(graph.users)
+    assert set(graph.strong) <= set(graph.users)
 
 
 def test_the_pipeline_saves_state_and_feeds_member_scores() -> None:
@@ -123,7 +130,8 @@ def test_member_scores_feed_the_next_pass() -> None:
                                      score=90.0, level="critical", decision="block",
                                      threshold=50.0, reasons=[]) for m in crew]
     RingScoreSink(stage).consume(scored)
-    batch = run(stage, [event("crew-00", START + 200, device_id="dev-crew-00-phone")])
+    # the ring is described again when it changes: a ninth account joins
+    batch = run(stage, ring(["crew-08"], START + 200))
     [after] = stage.rings.values()
     assert after.row["risk"] > before.row["risk"]
     assert rows_risk(batch) == after.row["risk"]
@@ -137,7 +145,7 @@ def rows_risk(batch) -> float:
 def test_state_is_saved_when_rings_change_else_at_the_interval() -> None:
     from ottwatch.pipeline import Batch
 
-    stage = new_stage(snapshot_interval_s=300, detect_interval_s=60)
+    stage = new_stage(snapshot_interval_s=3 * 3600, detect_interval_s=60)
     crew = members("crew", 8)
     arrived = Batch(events=list(ring(crew)), now=START + 10)
     stage.process(arrived)
@@ -147,13 +155,18 @@ def test_state_is_saved_when_rings_change_else_at_the_interval() -> None:
     stage.snapshot()
     stage.dirty = False
 
-    active = Batch(events=[event("crew-00", START + 130, "play", device_id=RING_DEVICE)],
-                   now=START + 130)
+    # two members use the shared device two hours later: their tie is renewed, so a pass
+    # runs (the row's last_seen moves) but no ring changes shape
+    renewed = START + 7200
+    active = Batch(events=[event(m, renewed + n, "play", device_id=RING_DEVICE)
+                           for n, m in enumerate(crew[:2])], now=renewed + 70)
     stage.process(active)
-    stage.tick(active)  # a pass ran (the row's last_seen moved) but no ring changed shape
-    assert active.upserts["rings"] and not stage.dirty
+    stage.tick(active)
+    [row] = active.upserts["rings"]
+    assert row["last_seen"] == renewed and not stage.dirty
 
-    later = Batch(events=[event("crew-01", START + 400, "play")], now=START + 400)
+    later = Batch(events=[event("crew-01", START + 3 * 3600 + 60, "play")],
+                  now=START + 3 * 3600 + 60)
     stage.process(later)
     stage.tick(later)
     assert stage.dirty
