@@ -2,7 +2,7 @@
 windows expire and per-user state lives in capped LRU maps, so once every user has
 been seen the process stops growing however long the log.
 
-    python scripts/replay_memory.py [--events 1000000] [--users 100000] [--every 2]
+    python scripts/replay_memory.py [--events 1000000] [--users 100000] [--days 7] [--every 2]
 
 Prints events stored and RSS every few seconds, then the growth over each fifth of
 the run.
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixtures.generator import write_log
+from fixtures.streams import Stream, write_stream
 
 
 def rss_mb(pid: int) -> float | None:
@@ -47,12 +47,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--uniform", action="store_true", help="the uniform stream")
     parser.add_argument("--every", type=float, default=2.0, help="seconds between samples")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="ottwatch-memory-"))
     log, db, config = folder / "events.jsonl", folder / "ottwatch.db", folder / "ottwatch.toml"
-    write_log(log, args.events, users=args.users, seed=7, rate_per_s=200.0)
+    write_stream(log, Stream(events=args.events, users=args.users, days=args.days,
+                             uniform=args.uniform))
     config.write_text("", encoding="utf-8")  # the defaults
     env = {**os.environ, "OTTWATCH_CONFIG": str(config)}
     started = time.monotonic()

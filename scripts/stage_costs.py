@@ -6,20 +6,23 @@ thread, each part timed on its own, reported in microseconds of CPU per event.
 charge the writer's waits for the interpreter lock to whatever released it; this
 runs the same parts in sequence so that each one's figure is its own.
 
-    taskset -c 0 python scripts/stage_costs.py -n 200000
+    taskset -c 0 python scripts/stage_costs.py -n 200000 --users 10000 --days 30
+
+`--json` ends with one JSON object: the per-part costs and the stream's shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
+import json
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from agent.runner import make_agent
-from fixtures.generator import write_log
+from fixtures.streams import Stream, write_stream
 from ottwatch.clock import EventClock
 from ottwatch.config import Config
 from ottwatch.events import Rejection, parse_line
@@ -32,6 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--events", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--uniform", action="store_true", help="the uniform stream")
+    parser.add_argument("--json", action="store_true")
     parser.add_argument("--db", type=Path, help="an existing database with trained models "
                         "(e.g. `ottwatch bench --models --keep DIR`); default: a new one")
     parser.add_argument("--skip", type=int, default=0,
@@ -40,7 +46,10 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="ottwatch-costs-"))
     log = folder / "events.jsonl"
-    write_log(log, args.events, skip=args.skip, users=args.users, seed=7, rate_per_s=200.0)
+    stream = Stream(events=args.events, users=args.users, days=args.days, uniform=args.uniform)
+    warm = folder / "skipped.jsonl"
+    write_stream(log, stream, warm=args.skip, warm_path=warm if args.skip else None)
+    warm.unlink(missing_ok=True)
     db = args.db or folder / "costs.db"
     config = Config()
     config.storage.url = f"sqlite:///{db}"
@@ -93,6 +102,11 @@ def main() -> None:
     print(f"{'total':28} {total / n * 1e6:7.2f} µs/event = {n / total:,.0f} events per CPU "
           "second")
     engine.dispose()
+    if args.json:
+        print(json.dumps({"lines": n, "users": args.users, "days": args.days,
+                          "stream": "uniform" if args.uniform else "realistic",
+                          "us_per_event": {k: round(v / n * 1e6, 3) for k, v in costs.items()},
+                          "total_us": round(total / n * 1e6, 3)}))
 
 
 if __name__ == "__main__":

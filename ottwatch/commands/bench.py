@@ -8,7 +8,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -22,9 +21,16 @@ from ottwatch.summary import summary_table
 
 @click.command("bench")
 @config_option
-@click.option("-n", "--events", default=200_000, show_default=True, help="Synthetic events.")
-@click.option("--users", default=10_000, show_default=True)
+@click.option("-n", "--events", default=200_000, show_default=True,
+              help="Lines in the timed run.")
+@click.option("--users", default=10_000, show_default=True,
+              help="Accounts at the start (signups come on top).")
+@click.option("--days", default=30.0, show_default=True, help="Days of event time.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--uniform", is_flag=True,
+              help="The uniform stream of the first benchmarks instead of the realistic one: "
+                   "one private IP per user, minutes of event time, no attackers (a best "
+                   "case; --days does not apply).")
 @click.option("--ingest-only", is_flag=True, help="Measure ingest without scoring stages.")
 @click.option("--rules-only", is_flag=True,
               help="Score with the rule-based detectors alone (input security, geo, velocity "
@@ -43,16 +49,18 @@ from ottwatch.summary import summary_table
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object on the last line.")
 @click.option("--keep", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database in this folder.")
-def command(config_path: str | None, events: int, users: int, seed: int, ingest_only: bool,
-            rules_only: bool, random_ids: bool, models: bool, warm: int, as_json: bool,
-            keep: str | None) -> None:
-    """Generate N synthetic events and push them through the agent loop (parse,
-    validate, pipeline, SQLite) from a file, reporting events/s and per-event
-    latency (read to commit) percentiles. `events_per_cpu_s` divides by the CPU
-    time of the whole process instead: what one core sustains, unaffected by
-    other load on the machine."""
+def command(config_path: str | None, events: int, users: int, days: float, seed: int,
+            uniform: bool, ingest_only: bool, rules_only: bool, random_ids: bool, models: bool,
+            warm: int, as_json: bool, keep: str | None) -> None:
+    """Generate a synthetic stream and push it through the agent loop (parse, validate,
+    pipeline, SQLite) from a file, reporting events/s and per-event latency (read to
+    commit) percentiles. The stream is the realistic one (ISP pools, carrier NAT,
+    households, travellers, signups, attackers among real users, DAYS of event time;
+    docs/realistic-stream.md) unless --uniform. `events_per_cpu_s` divides by the CPU
+    time of the whole process instead: what one core sustains, unaffected by other load
+    on the machine."""
     from agent.runner import run_recorded
-    from fixtures.generator import write_log
+    from fixtures.streams import Stream, write_stream
     from ottwatch.learning.runtime import learning_stage
 
     if rules_only and (models or ingest_only):
@@ -62,13 +70,15 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
     console = Console(stderr=True)
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    log_path, db_path = folder / "bench.jsonl", folder / "bench.db"
+    log_path, db_path, warm_path = folder / "bench.jsonl", folder / "bench.db", folder / "warm.jsonl"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    stream = {"users": users, "seed": seed, "rate_per_s": 200.0, "random_ids": random_ids}
+    stream = Stream(events=events, users=users, days=days, seed=seed, uniform=uniform,
+                    random_ids=random_ids)
     warm = warm if models else 0
     with console.status(f"generating {warm + events:,} events"):
-        write_log(log_path, events, skip=warm, **stream)
+        warmed, generated = write_stream(log_path, stream, warm=warm,
+                                         warm_path=warm_path if warm else None)
     config = load(config_path, str(db_path))
     if rules_only:
         config.rings.enabled = False
@@ -78,10 +88,9 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         fixtures = Path(str(importlib.resources.files("fixtures")))
         config.geo.city_db = str(fixtures / "data" / "GeoLite2-City.mmdb")
         config.geo.anonymizer_lists = [str(fixtures / "anonymizers.txt")]
-    trained = train_on_warm_up(config, folder / "warm.jsonl", warm, stream, console) \
-        if models else {}
+    trained = train_on_warm_up(config, warm_path, warmed, console) if models else {}
     started = time.perf_counter()
-    console.print(f"running {events:,} events through the pipeline…")  # no spinner: it
+    console.print(f"running {generated:,} events through the pipeline…")  # no spinner: it
     agent, stats = asyncio.run(run_recorded(config, [str(log_path)],  # would cost throughput
                                             scoring=not ingest_only))
     total = time.perf_counter() - started
@@ -95,6 +104,10 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         "events_per_cpu_s": round(stats.stored / stats.cpu_seconds, 1),
         "p50_ms": round((stats.latency_percentile(50) or 0) * 1000, 2),
         "p99_ms": round((stats.latency_percentile(99) or 0) * 1000, 2),
+        "stream": "uniform" if uniform else "realistic",
+        "users": users,
+        "days": None if uniform else days,
+        "lines": generated,
         "ingest_only": ingest_only,
         "rules_only": rules_only,
         "random_ids": random_ids,
@@ -112,18 +125,16 @@ def command(config_path: str | None, events: int, users: int, seed: int, ingest_
         folder.rmdir()
 
 
-def train_on_warm_up(config: Config, path: Path, count: int, stream: dict[str, Any],
-                     console: Console) -> dict[str, int]:
-    """Replay `count` events of the stream, label as an analyst would, train every model;
-    the active versions by name (what the timed run loads)."""
+def train_on_warm_up(config: Config, path: Path, count: int, console: Console
+                     ) -> dict[str, int]:
+    """Replay the warm-up log (`count` events of the stream's past), label as an analyst
+    would, train every model; the active versions by name (what the timed run loads)."""
     from agent.runner import run_recorded
-    from fixtures.generator import write_log
     from ottwatch.commands.learning import retrain_from_database
     from ottwatch.learning.settings import LearningSettings
     from storage import open_database
 
     with console.status(f"warming up on {count:,} events"):
-        write_log(path, count, **stream)
         asyncio.run(run_recorded(config, [str(path)]))
     engine = open_database(config.storage.url)
     try:

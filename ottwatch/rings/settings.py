@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 KINDS = ("payment", "device", "ip")  # strongest tie first
-DEFAULT_KIND_WEIGHTS = {"payment": 1.0, "device": 0.7, "ip": 0.3}
+DEFAULT_KIND_WEIGHTS = {"payment": 1.0, "device": 0.7, "ip": 0.2}
 DAY_S = 86_400.0
 
 
@@ -20,7 +20,7 @@ class RingSettings(BaseModel):
     handed the same pool address days apart). A pair's strength is the sum of its
     tied resources' kind weights; pairs at least `min_tie_strength` strong are edges,
     and rings are the connected groups of at least `min_ring_size` users. With the
-    defaults one shared card or device makes an edge, IP addresses only two
+    defaults one shared card or device makes an edge, IP addresses only three
     different ones each used at the same time.
 
     Shared infrastructure ties nobody: a device or card held by more than

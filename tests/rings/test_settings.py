@@ -9,7 +9,7 @@ from ottwatch.rings import RingSettings, RingStage
 
 def test_defaults() -> None:
     settings = RingSettings()
-    assert settings.kind_weights == {"payment": 1.0, "device": 0.7, "ip": 0.3}
+    assert settings.kind_weights == {"payment": 1.0, "device": 0.7, "ip": 0.2}
     assert (settings.degree_cap, settings.min_ring_size, settings.window_days) == (50, 5, 30.0)
     assert (settings.detect_interval_s, settings.member_weight) == (60.0, 40.0)
 
