@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -56,7 +57,11 @@ def main() -> None:
     log, db, config = folder / "events.jsonl", folder / "ottwatch.db", folder / "ottwatch.toml"
     write_stream(log, Stream(events=args.events, users=args.users, days=args.days,
                              uniform=args.uniform))
-    config.write_text("", encoding="utf-8")  # the defaults
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    config.write_text(f"""[geo]
+city_db = "{fixtures / 'data' / 'GeoLite2-City.mmdb'}"
+anonymizer_lists = ["{fixtures / 'anonymizers.txt'}"]
+""", encoding="utf-8")  # otherwise the defaults, with geo lookups on
     env = {**os.environ, "OTTWATCH_CONFIG": str(config)}
     started = time.monotonic()
     replay = subprocess.Popen([sys.executable, "-m", "ottwatch", "replay", str(log),
@@ -69,18 +74,22 @@ def main() -> None:
             print(f"{samples[-1][0]:7.1f} s  {samples[-1][1]:>9,} events  {memory:7.0f} MB",
                   flush=True)
         time.sleep(args.every)
+    wall = time.monotonic() - started
     if replay.returncode:
         sys.exit(f"replay failed with exit code {replay.returncode}")
-    print(f"replay of {args.events:,} events, {args.users:,} users: "
-          f"{time.monotonic() - started:.0f} s, peak RSS {max(m for *_, m in samples):.0f} MB")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the replay's own
+    events = stored(db)
+    print(f"replay of {events:,} events, {args.users:,} users, {args.days:g} days: "
+          f"{wall:.1f} s ({events / wall:,.0f} events/s, whole process), peak RSS {peak:.0f} MB")
     fifths = []
     for part in range(1, 6):
         mark = args.events * part // 5
         at = next((s for s in samples if s[1] >= mark), samples[-1])
         fifths.append({"events": at[1], "rss_mb": round(at[2])})
     print("RSS at each fifth:", ", ".join(f"{f['events']:,}: {f['rss_mb']} MB" for f in fifths))
-    print(json.dumps({"events": args.events, "users": args.users, "fifths": fifths,
-                      "peak_mb": round(max(m for *_, m in samples))}))
+    print(json.dumps({"events": events, "users": args.users, "days": args.days,
+                      "seconds": round(wall, 1), "events_per_s": round(events / wall),
+                      "fifths": fifths, "peak_mb": round(peak)}))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -69,7 +70,8 @@ class Heartbeat:
 
 @click.command("demo")
 @click.option("-n", "--events", default=20_000, show_default=True,
-              help="Ordinary events to stream (planted fraud and compliance cases come on top).")
+              help="About this many events (within 10%), ending now.")
+@click.option("--days", default=14.0, show_default=True, help="Days of event time.")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database here (default: a new temporary folder).")
 @click.option("--rate", default=2000, show_default=True, help="Lines written per second.")
@@ -77,12 +79,16 @@ class Heartbeat:
 @click.option("--headless", is_flag=True,
               help="No console: a progress line and a summary (scripts, CI). Automatic when "
                    "not on a terminal.")
-def command(events: int, folder: str | None, rate: int, seed: int, headless: bool) -> None:
-    """Stream a realistic synthetic OTT log (with planted fraud and compliance cases)
-    while the real agent tails it into SQLite; on a terminal the console opens on it."""
+def command(events: int, days: float, folder: str | None, rate: int, seed: int,
+            headless: bool) -> None:
+    """Stream the realistic synthetic OTT log (ISP pools, carrier NAT, households,
+    travellers, signups, and attackers among real users: account farms, credential
+    stuffing, takeovers, scrapers, injection probes, bulk exports, plan sharing; a few
+    malformed lines) while the real agent tails it into SQLite; on a terminal the console
+    opens on it. Its DAYS of event time end now."""
     from agent.runner import make_agent
     from agent.sources.filetail import FileTailSource
-    from fixtures.scenarios import merged_lines
+    from fixtures.realistic import StreamSpec, realistic_lines
     from ottwatch.clock import WallClock
     from storage import open_database
 
@@ -99,8 +105,10 @@ def command(events: int, folder: str | None, rate: int, seed: int, headless: boo
     config.geo.city_db = str(FIXTURES / "data" / "GeoLite2-City.mmdb")
     config.geo.anonymizer_lists = [str(FIXTURES / "anonymizers.txt")]
     engine = open_database(config.storage.url)
-    _, lines = merged_lines(background=events, seed=seed, users=max(50, events // 20),
-                            bad_ratio=0.002)
+    start = datetime.fromtimestamp(time.time() // 3600 * 3600 - days * 86_400, UTC)
+    spec = StreamSpec(users=max(100, events // 25), days=days, events=events, seed=seed,
+                      start=start.isoformat().replace("+00:00", "Z"), bad_ratio=0.002)
+    lines = list(realistic_lines(spec))
     writer = LogWriter(log_path, lines, rate)
     source = FileTailSource([str(log_path)], {}, max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)

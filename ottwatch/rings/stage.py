@@ -152,11 +152,12 @@ class RingStage:
                 if ring is not None:
                     batch.add(index, CODE, ring.weights[event.user_id], ring.detail)
 
-    def _boundary(self, batch: Batch, now: float) -> None:
+    def _boundary(self, batch: Batch, now: float, at: float | None = None) -> None:
+        """A pass, if anything is pending, at `now`; the next boundary follows `at`
+        (default `now`), a position in event time."""
         if self.graph.pending():
             self.detect(batch, now=now)
-        else:
-            self._detected_at = now
+        self._detected_at = now if at is None else at
 
     @property
     def _next_due(self) -> float:
@@ -170,7 +171,11 @@ class RingStage:
         """With no events (the agent idle on wall time), a due pass still runs."""
         self._now = batch.now
         if batch.now >= self._next_due:
-            self._boundary(batch, batch.now)
+            # Live, the clock may run ahead of the events (a backlog being read): the
+            # boundaries stay in event time, so the events that follow still cross them.
+            clock = self.graph.clock
+            self._boundary(batch, batch.now, min(batch.now, clock) if clock > float("-inf")
+                           else batch.now)
         if self._changed_since_save and batch.now - self._saved_at >= self.settings.snapshot_interval_s:
             self.dirty = True
 

@@ -96,3 +96,27 @@ def test_a_farm_that_grows_over_days_is_one_ring_under_one_id() -> None:
     next_events = run(stage, [event("farm-08", START + 5 * DAY, "play", device_id="d-own")],
                       detect=False)
     assert [r.code for r in next_events.reasons[0]] == ["ring.member"]
+
+
+def test_a_backlog_read_live_finds_the_rings_a_replay_finds() -> None:
+    """Live, the wall clock runs far ahead of old events: passes must still follow the
+    events' own time, or a farm signing up in the backlog is never found."""
+    from ottwatch.pipeline import Batch
+
+    farm = members("farm", 8)
+    events = [event(user, START + n * 900, "payment_added", device_id="d-farm",
+                    payment_fingerprint="pm-farm-0001") for n, user in enumerate(farm)]
+    events += [event(f"bg-{n}", START + 8 * 900 + n * 60, "play", device_id=f"d-{n}")
+               for n in range(20)]
+
+    def found(wall: float | None) -> list[list[str]]:
+        stage = RingStage(RingSettings(detect_interval_s=60))
+        for start in range(0, len(events), 4):
+            part = events[start:start + 4]
+            batch = Batch(events=part, now=wall if wall is not None else part[-1].ts)
+            stage.process(batch)
+            stage.tick(batch)
+        return sorted(sorted(r.members) for r in stage.rings.values())
+
+    assert found(wall=None) == [farm]
+    assert found(wall=START + 30 * DAY) == [farm]
