@@ -30,12 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "stdin) in order."),
     "export": ("export", "Write one record per line: events, quarantine, assessments (and, as "
                          "the pipeline produces them, alerts and rings)."),
-    "bench": ("bench", "Generate N synthetic events and push them through the agent loop "
+    "bench": ("bench", "Generate a synthetic stream and push it through the agent loop "
                        "(parse, validate, pipeline, SQLite) from a file, reporting events/s "
                        "and per-event latency (read to commit) percentiles."),
-    "demo": ("demo", "Stream a realistic synthetic OTT log (with planted fraud and compliance "
-                     "cases) while the real agent tails it into SQLite; on a terminal the "
-                     "console opens on it."),
+    "demo": ("demo", "Stream a realistic synthetic OTT log while the real agent tails it into "
+                     "SQLite; on a terminal the console opens on it."),
     "tui": ("tui", "Open the console: live risk stream, alerts, rings, regulations, models, "
                    "review queue and audit."),
     "explain": ("explain", "Show EVENT_ID, its score, level, decision and threshold, and every "

@@ -81,11 +81,11 @@ class Heartbeat:
                    "not on a terminal.")
 def command(events: int, days: float, folder: str | None, rate: int, seed: int,
             headless: bool) -> None:
-    """Stream the realistic synthetic OTT log (ISP pools, carrier NAT, households,
-    travellers, signups, and attackers among real users: account farms, credential
-    stuffing, takeovers, scrapers, injection probes, bulk exports, plan sharing; a few
-    malformed lines) while the real agent tails it into SQLite; on a terminal the console
-    opens on it. Its DAYS of event time end now."""
+    """Stream a realistic synthetic OTT log while the real agent tails it into SQLite;
+    on a terminal the console opens on it. The log (docs/realistic-stream.md) has ISP
+    pools, carrier NAT, households, travellers and signups, attackers among real users
+    (account farms, credential stuffing and takeovers, scrapers, injection probes, bulk
+    exports, plan sharing) and a few malformed lines; its DAYS of event time end now."""
     from agent.runner import make_agent
     from agent.sources.filetail import FileTailSource
     from fixtures.realistic import StreamSpec, realistic_lines
