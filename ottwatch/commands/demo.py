@@ -70,7 +70,7 @@ class Heartbeat:
 
 @click.command("demo")
 @click.option("-n", "--events", default=20_000, show_default=True,
-              help="About this many events (within 10%), ending now.")
+              help="About this many events (within 10%; 25% under 1,000 users), ending now.")
 @click.option("--days", default=14.0, show_default=True, help="Days of event time.")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database here (default: a new temporary folder).")
