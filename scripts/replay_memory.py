@@ -67,13 +67,14 @@ anonymizer_lists = ["{fixtures / 'anonymizers.txt'}"]
     replay = subprocess.Popen([sys.executable, "-m", "ottwatch", "replay", str(log),
                                "--db", str(db)], env=env, stdout=subprocess.DEVNULL)
     samples: list[tuple[float, int, float]] = []
-    while replay.poll() is None:
-        memory = rss_mb(replay.pid)
-        if memory is not None:
-            samples.append((time.monotonic() - started, stored(db), memory))
-            print(f"{samples[-1][0]:7.1f} s  {samples[-1][1]:>9,} events  {memory:7.0f} MB",
-                  flush=True)
-        time.sleep(args.every)
+    sampled = -args.every
+    while replay.poll() is None:  # checked often, so the wall time is the replay's own
+        now = time.monotonic() - started
+        if now - sampled >= args.every and (memory := rss_mb(replay.pid)) is not None:
+            sampled = now
+            samples.append((now, stored(db), memory))
+            print(f"{now:7.1f} s  {samples[-1][1]:>9,} events  {memory:7.0f} MB", flush=True)
+        time.sleep(0.05)
     wall = time.monotonic() - started
     if replay.returncode:
         sys.exit(f"replay failed with exit code {replay.returncode}")
