@@ -23,6 +23,9 @@ class Reason:
     code: str
     weight: float
     detail: str
+    # What the reason is about when it is not the event's user (the regulation a consent
+    # lapse falls under): alerts gather incidents by it. Not stored.
+    about: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "weight": round(self.weight, 2), "detail": self.detail}
@@ -78,8 +81,9 @@ class Batch:
         if not self.reasons:
             self.reasons = [[] for _ in self.events]
 
-    def add(self, index: int, code: str, weight: float, detail: str) -> None:
-        self.reasons[index].append(Reason(code, weight, detail))
+    def add(self, index: int, code: str, weight: float, detail: str,
+            about: str | None = None) -> None:
+        self.reasons[index].append(Reason(code, weight, detail, about))
 
     def upsert(self, table: str, row: dict[str, Any]) -> None:
         self.upserts.setdefault(table, []).append(row)

@@ -25,18 +25,21 @@ Labels = dict[str, str | None]
 
 
 def subject_kind(labels: Mapping[str, Any]) -> str | None:
-    """Which label an alert is about: `ring_id`, `request_id`, `user_id` or None."""
+    """Which label an alert is about: `ring_id`, `request_id`, `ip`, `user_id`,
+    `regulation` or None."""
     code = labels.get("code") or ""
     if code.startswith(RING_PREFIX) and labels.get("ring_id"):
         return "ring_id"
     if code.startswith(DEADLINE_PREFIX) and labels.get("request_id"):
         return "request_id"
-    if labels.get("user_id"):
-        return "user_id"
+    for kind in ("ip", "user_id", "regulation"):
+        if labels.get(kind):
+            return kind
     return None
 
 
-SUBJECT_WORDS = {"ring_id": "ring", "request_id": "request", "user_id": "user"}
+SUBJECT_WORDS = {"ring_id": "ring", "request_id": "request", "user_id": "user", "ip": "address",
+                 "regulation": "regulation"}
 
 
 def subject_text(labels: Mapping[str, Any]) -> str | None:
@@ -93,6 +96,8 @@ class Item:
     # Builds the event's scrubbed entry, only if it makes the group's worst events.
     top: Callable[[], TopEvent] | None = None
     note: Note | None = None
+    key: str | None = None  # the group, when the incident rules chose it
+    notify_from: float | None = None  # a digest's first notification (its period's end)
 
 
 @dataclass(slots=True)

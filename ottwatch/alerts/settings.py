@@ -88,10 +88,16 @@ class AlertSettings(_Strict):
     # text or YAML config file.
     urls: list[str] = []
     config_file: str = ""
-    # Assessments at or above this level raise alerts; every finding does.
+    # Assessments at or above this level raise alerts; every finding does; so does every
+    # reason whose code has an incident severity (ottwatch/alerts/incidents.py), at it.
     min_level: Level = "high"
+    # Per code: the severity of its incidents (low: recorded only), or "off".
+    incidents: dict[str, Level | Literal["off"]] = {}
     routes: Routes = Routes()
-    overrides: list[RouteOverride] = []
+    # Consent lapses go to the compliance channel (a channel tagged `compliance`).
+    overrides: list[RouteOverride] = [RouteOverride(
+        name="compliance", code="consent.missing", low=["compliance"], medium=["compliance"],
+        high=["compliance"], critical=["compliance"])]
     # Grouping and dedup (Alertmanager's meaning). Ring codes group by ring id and
     # deadline codes by request id whatever `group_by` says.
     group_by: list[GroupLabel] = ["code", "user_id"]

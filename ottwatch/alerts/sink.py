@@ -31,6 +31,7 @@ from ottwatch.alerts.grouping import (
     TopEvent,
     group_key,
 )
+from ottwatch.alerts.incidents import Incident, IncidentRules, period_label
 from ottwatch.alerts.redact import scrub
 from ottwatch.alerts.routing import Router
 from ottwatch.alerts.settings import AlertSettings
@@ -72,6 +73,7 @@ class AlertSink:
         self._acked_applied: frozenset[str] = frozenset()
         self._alerting = frozenset(level for level, rank in LEVEL_RANK.items()
                                    if rank >= LEVEL_RANK[self.settings.min_level])
+        self._incidents = IncidentRules(self.settings.incidents, self.settings.min_level)
         self._changed: dict[str, Group] = {}
         self._rows: list[dict[str, Any]] = []
         self._deliveries: list[dict[str, Any]] = []
@@ -146,9 +148,10 @@ class AlertSink:
         self._emit(batch, now)
 
     def _items(self, batch: Batch) -> list[Item]:
-        assessments = batch.assessments
         alerting = self._alerting
-        hits = [i for i, a in enumerate(assessments) if a.level in alerting]
+        incident = self._incidents.incident
+        hits = [(i, found) for i, a in enumerate(batch.assessments)
+                if (a.reasons or a.level in alerting) and (found := incident(a)) is not None]
         findings = batch.findings
         if self._reported:
             reported = [self._reported.popleft() for _ in range(len(self._reported))]
@@ -156,22 +159,35 @@ class AlertSink:
         if not hits and not findings:
             return []
         tokens = {e.payment_fingerprint for e in batch.events if e.payment_fingerprint}
-        items = [self._assessment_item(batch, i, tokens) for i in hits]
+        items = [self._assessment_item(batch, i, found, tokens) for i, found in hits]
         items.extend(finding_item(f, tokens) for f in findings)
         items.sort(key=lambda it: it.ts)
         return items
 
-    def _assessment_item(self, batch: Batch, index: int, tokens: set[str]) -> Item:
+    def _assessment_item(self, batch: Batch, index: int, incident: Incident,
+                         tokens: set[str]) -> Item:
         assessment = batch.assessments[index]
         position = _event_position(batch, index, assessment)
         event = batch.events[position] if position is not None else None
         segments = batch.columns.get("segment")
         segment = segments[position] if position is not None and segments is not None \
             and position < len(segments) else None
-        labels: Labels = {"code": assessment.top_code or "score", "user_id": assessment.user_id,
+        code, subject = incident.code, incident.subject
+        ip = event.ip_address if event is not None and subject == "ip" else None
+        regulation = next((r.about for r in assessment.reasons if r.code == code), None) \
+            if subject == "regulation" else None
+        labels: Labels = {"code": code,
+                          "user_id": assessment.user_id if subject == "user" or
+                          (subject == "ip" and ip is None) else None,
                           "ring_id": None,
                           "request_id": event.request_id if event is not None else None,
-                          "regulation": None, "segment": segment}
+                          "regulation": regulation, "segment": segment}
+        key = None
+        if ip is not None:
+            labels["ip"] = ip
+            key = f"{code}|ip:{ip}"
+        elif subject == "regulation" and incident.digest_until is not None:
+            key = f"{code}|{regulation or '-'}|{period_label(incident.digest_until - 1)}"
 
         def top() -> TopEvent:
             reasons = [[r.code, round(r.weight, 2),
@@ -180,20 +196,23 @@ class AlertSink:
             return TopEvent(assessment.event_id, assessment.ts, assessment.score,
                             assessment.level, reasons)
 
-        return Item(ts=assessment.ts, severity=assessment.level, labels=labels,
+        return Item(ts=assessment.ts, severity=incident.severity, labels=labels,
                     event_ids=[assessment.event_id],
                     reason_codes=[r.code for r in assessment.reasons],
-                    score=assessment.score, top=top)
+                    score=assessment.score, top=top, key=key,
+                    notify_from=incident.digest_until)
 
     def _add(self, item: Item, moment: float, now: float) -> None:
         settings = self.settings
-        key = group_key(item.labels, settings.group_by)
+        key = item.key or group_key(item.labels, settings.group_by)
         group = self.groups.get(key)
         if group is not None and moment - group.active_at >= settings.resolve_after_s:
             self._resolve(group, group.active_at + settings.resolve_after_s)
             group = None
         if group is None:
             group = Group.start(key, item, moment)
+            if item.notify_from is not None:  # a digest: notified once its period is over
+                group.flush_base = max(moment, item.notify_from - settings.group_wait_s)
             self._add_group(group)
             self._structural = True
             if len(self.groups) > settings.max_groups:

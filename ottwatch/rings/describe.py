@@ -61,8 +61,11 @@ def finding_detail(size: int, risk: float, shared: Sequence[Resource],
             f"members: {listed}{more}")
 
 
-def severity_for(risk: float) -> str:
-    for at, level in SEVERITY_AT:
-        if risk >= at:
-            return level
-    return "low"
+def severity_for(risk: float, shared: Sequence[Resource] = (), trial_accounts: int = 0) -> str:
+    """By risk; at least high when the accounts share a payment method or several of them
+    started trials on shared resources (paid fraud or trial abuse, not just a device)."""
+    level = next((level for at, level in SEVERITY_AT if risk >= at), "low")
+    if level in ("low", "medium") and (trial_accounts >= 2
+                                       or any(kind == "payment" for kind, _ in shared)):
+        return "high"
+    return level

@@ -286,7 +286,9 @@ class RingStage:
         size = len(ring.members)
         title = (f"New fraud ring {known.ring_id} of {size} accounts" if new
                  else f"Ring {known.ring_id} grew to {size}")
-        return Finding(code=CODE, severity=severity_for(ring.risk), ts=now, title=title,
+        return Finding(code=CODE, severity=severity_for(ring.risk, ring.shared,
+                                                         ring.trial_accounts),
+                       ts=now, title=title,
                        detail=finding_detail(size, ring.risk, ring.shared, ring.members,
                                              ring.trial_accounts),
                        ring_id=known.ring_id)

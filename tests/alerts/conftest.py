@@ -122,13 +122,14 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def event(n: int, user: str = "u-1", *, ts: float = T0, score: float = 70.0,
           code: str = "geo.anonymizer", detail: str = "scripted",
           more: Sequence[tuple[str, float, str]] = (), segment: str | None = None,
-          **fields: Any) -> Event:
+          about: str | None = None, **fields: Any) -> Event:
     """An event the scripted stage scores `score` for `code` (plus `more` reasons), its
     user in `segment`."""
     return Event(event_id=f"ev-{n:05d}", ts=ts, timestamp=ts_to_text(ts), user_id=user,
                  event_type="login",
                  extra_metadata={"score": score, "code": code, "detail": detail,
-                                 "more": list(more), "segment": segment}, **fields)
+                                 "more": list(more), "segment": segment, "about": about},
+                 **fields)
 
 
 class Scripted:
@@ -141,7 +142,8 @@ class Scripted:
         for i, e in enumerate(batch.events):
             meta = e.extra_metadata or {}
             if meta.get("score"):
-                batch.add(i, meta["code"], float(meta["score"]), meta.get("detail", ""))
+                batch.add(i, meta["code"], float(meta["score"]), meta.get("detail", ""),
+                          meta.get("about"))
             for code, weight, detail in meta.get("more", []):
                 batch.add(i, code, weight, detail)
 

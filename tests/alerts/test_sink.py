@@ -91,8 +91,8 @@ def test_the_body_has_score_reasons_top_events_and_the_commands_and_no_secret(en
         event(1, ts=T0, score=72, detail=f"payment {token} shared with u-9",
               payment_fingerprint=token),
         event(2, ts=T0 + 5, score=71, detail="Tor exit", payment_fingerprint=token,
-              more=[("account.takeover_pattern", 20.0, f"card {card} added; password=hunter2 "
-                                                       f"via https://bob:pw123456@x.io/")]),
+              more=[("anomaly.model", 20.0, f"card {card} added; password=hunter2 "
+                                            f"via https://bob:pw123456@x.io/")]),
     ])
     [alert] = harness.alerts()
     body, title = alert["body"], alert["title"]
@@ -101,11 +101,11 @@ def test_the_body_has_score_reasons_top_events_and_the_commands_and_no_secret(en
         assert secret not in body and secret not in title
     assert "****3210" in body and "****1234" in body
     assert "Worst score: 91" in body
-    assert "Reasons: geo.anonymizer ×2, account.takeover_pattern ×1" in body
+    assert "Reasons: geo.anonymizer ×2, anomaly.model ×1" in body
     assert body.index("ev-00002") < body.index("ev-00001")  # worst first
     assert f"ottwatch tui --alert {alert['alert_id']}" in body
     assert "ottwatch explain ev-00002" in body
-    assert alert["codes"] == ["geo.anonymizer", "account.takeover_pattern"]
+    assert alert["codes"] == ["geo.anonymizer", "anomaly.model"]
 
 
 def test_markdown_and_html_bodies_escape_what_the_events_said(engine):

@@ -260,3 +260,13 @@ def test_payment_masks_keep_at_most_the_last_four() -> None:
     assert mask_payment("pm-fp-9f8e7d6c5b4a1234") == "****1234"
     assert mask_payment("abc") == "****c"
     assert mask_payment("") == "****"
+
+
+def test_a_ring_sharing_a_card_or_abusing_trials_is_high_one_sharing_a_device_by_risk() -> None:
+    from ottwatch.rings.describe import severity_for
+
+    card, device = ("payment", "pm-x"), ("device", "d-x")
+    assert severity_for(0.45, [device]) == "medium"
+    assert severity_for(0.45, [device, card]) == "high"
+    assert severity_for(0.3, [device], trial_accounts=3) == "high"
+    assert severity_for(0.85, [device]) == "critical"
