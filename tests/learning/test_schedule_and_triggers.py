@@ -38,6 +38,10 @@ def test_daily_at_two() -> None:
     ("0 12 1 * 0", "2026-11-02T00:00:00+00:00", "2026-11-08T12:00:00+00:00"),  # 1st or Sunday
     ("@hourly", "2026-11-01T10:00:00+00:00", "2026-11-01T11:00:00+00:00"),
     ("0 6,18 * * 7", "2026-11-01T07:00:00+00:00", "2026-11-01T18:00:00+00:00"),
+    # crontab(5): with one day field starting with `*`, both must match (a Monday with
+    # an odd date), not either (1 December 2026 is a Tuesday)
+    ("0 2 */2 * 1", "2026-12-01T00:00:00+00:00", "2026-12-07T02:00:00+00:00"),
+    ("0 2 * * mon", "2026-12-01T00:00:00+00:00", "2026-12-07T02:00:00+00:00"),
 ])
 def test_cron_fields(text: str, after: str, expected: str) -> None:
     assert datetime.fromtimestamp(CronSchedule.parse(text).next_after(at(after)), UTC) == \
@@ -53,7 +57,7 @@ def test_bad_schedules_are_refused(text: str) -> None:
 
 def test_settings_validate_the_schedule_and_zone() -> None:
     assert LearningSettings.from_scoring({}).retrain_cron == "0 2 * * *"
-    with pytest.raises(ValueError, match="expected 5 fields"):
+    with pytest.raises(ValueError, match="Wrong number of fields"):
         LearningSettings.from_scoring({"learning": {"retrain_cron": "daily"}})
     with pytest.raises(ValueError, match="unknown time zone"):
         LearningSettings(retrain_timezone="Mars/Olympus")
