@@ -231,8 +231,10 @@ def test_command(config_path: str | None, route: str | None) -> None:
     from ottwatch.alerts.channels import load_channels, notify_channel
     from ottwatch.alerts.routing import Router
     from ottwatch.alerts.settings import AlertSettings
+    from ottwatch.logs import setup_logging
 
     config = _config(config_path, None)
+    setup_logging(config.log.level)  # [log] level = "debug" shows apprise's lines, masked
     try:
         settings = AlertSettings.from_config(config.alerts)
         channels = load_channels(settings)
