@@ -51,8 +51,11 @@ def _output(path: str) -> Iterator[TextIO]:
     if path == "-":
         yield click.get_text_stream("stdout")
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+    except OSError as exc:
+        raise click.FileError(path, exc.strerror) from exc
     with open(fd, "w", encoding="utf-8", newline="") as stream:
         yield stream
 

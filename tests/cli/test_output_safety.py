@@ -201,3 +201,12 @@ def test_jsonl_exports_keep_exact_data(run: Run, hostile_db: Path, what: str) ->
         stored = {u for (u,) in db_rows(hostile_db, "select user_id from events")}
         assert {r["user_id"] for r in records} == stored
         assert stored_user("bidi_rlo") in stored and stored_user("csv_equals") in stored
+
+
+def test_silences_show_matchers_and_reasons_literally(run: Run) -> None:
+    user = stored_user("bidi_rlo")
+    said = assert_inert(run("alerts", "silence", "--user", user, "--for", "1h",
+                            "--reason", MARKUP), "alerts silence")
+    assert "user\\u202egnp.exe" in said
+    text = assert_inert(run("alerts", "silences"), "alerts silences")
+    assert MARKUP in text and "user\\u202egnp.exe" in text
