@@ -49,7 +49,7 @@ def command(config_path: str | None, db: str | None, what: str, fmt: str, out: s
 @contextmanager
 def _output(path: str) -> Iterator[TextIO]:
     if path == "-":
-        yield click.get_text_stream("stdout")
+        yield click.open_file("-", "w", encoding="utf-8")
         return
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
