@@ -6,6 +6,8 @@ import click
 
 from ottwatch import __version__
 from ottwatch.commands import LazyGroup
+from ottwatch.commands.common import private_umask
+from ottwatch.logs import protect_sender_loggers
 
 
 @click.group(name="ottwatch", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,6 +18,8 @@ def cli() -> None:
     Start with `ottwatch demo`; run `ottwatch agent` under systemd
     (`ottwatch systemd-unit`); investigate with `ottwatch replay` and `ottwatch export`.
     """
+    private_umask()  # before any command: databases with their -wal/-shm, exports, reports
+    protect_sender_loggers()
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ottwatch.alerts.redact import mask_generic_url, mask_path, mask_query
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.geo.settings import GeoSettings
 
@@ -207,7 +207,8 @@ def _resolve_relative_paths(config: Config, base: Path) -> None:
 
 
 def mask_url(url: str) -> str:
-    """Hide the secret parts of a database or apprise URL."""
+    """Hide the secret parts of a database or apprise URL: the password and every
+    query value (`?password=`, `sslkey=`...); keys, scheme, host and database stay."""
     if "://" not in url:
         return url
     scheme = url.split("://", 1)[0]
@@ -215,9 +216,11 @@ def mask_url(url: str) -> str:
         from sqlalchemy.engine import make_url
 
         try:
-            return make_url(url).render_as_string(hide_password=True)
+            rendered = make_url(url).render_as_string(hide_password=True)
         except Exception:
             return f"{scheme}://***"
+        base, sep, query = rendered.partition("?")
+        return f"{base}{sep}{mask_query(query)}"
     return mask_apprise_url(url)
 
 
@@ -233,21 +236,19 @@ def mask_apprise_url(url: str) -> str:
         plugin = apprise.Apprise.instantiate(bare, suppress_exceptions=True)
     finally:
         logger.disabled = quiet
-    masked = plugin.url(privacy=True) if plugin else mask_generic_url(bare)
-    return f"{tags}{sep}{masked}"
+    if not plugin:
+        return f"{tags}{sep}{mask_generic_url(bare)}"
+    return f"{tags}{sep}{mask_privacy_url(plugin.url(privacy=True))}"
 
 
-def mask_generic_url(url: str) -> str:
-    """Any URL: the password, every query value and long path segments (tokens) hidden."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    if parts.username:
-        host = f"{parts.username}:***@{host}" if parts.password else f"{parts.username}@{host}"
-    path = "/".join(seg if len(seg) <= 12 else f"{seg[:2]}***" for seg in parts.path.split("/"))
-    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, host, path, query, ""))
+def mask_privacy_url(rendered: str) -> str:
+    """An apprise privacy rendering (`service.url(privacy=True)`) with its query values
+    and token-long path segments masked too: apprise hides the secrets it knows of, but
+    shows `+Header=value` values and the path of a generic webhook (`json://host/TOKEN`)."""
+    base, sep, query = rendered.partition("?")
+    scheme, slashes, rest = base.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{slashes}{host}{slash}{mask_path(path)}{sep}{mask_query(query)}"
 
 
 def effective_config(config: Config) -> dict[str, Any]:

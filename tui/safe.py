@@ -1,25 +1,23 @@
 """Every string that comes from an event is untrusted: it is shown as plain text,
-never parsed as Rich markup, and control characters (ESC included) are made
-visible instead of reaching the terminal."""
+never parsed as Rich markup, and control and format characters (ESC, bidi
+overrides, zero-width characters) are made visible instead of reaching the
+terminal (`ottwatch.safe_text`, shared with the CLI)."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from rich.text import Text
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from ottwatch import safe_text
+from ottwatch.safe_text import visible
 
-
-def visible(value: object) -> str:
-    text = "" if value is None else str(value)
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+__all__ = ["visible", "plain", "clock", "level_text", "ago", "LEVEL_STYLES"]
 
 
 def plain(value: object, style: str = "") -> Text:
-    """A Text that shows `value` literally."""
-    return Text(visible(value), style=style, no_wrap=True, overflow="ellipsis")
+    """A Text that shows `value` literally, on one line."""
+    return safe_text.plain(value, style, no_wrap=True, overflow="ellipsis")
 
 
 def clock(ts: float | None) -> str:

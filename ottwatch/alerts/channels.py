@@ -22,7 +22,7 @@ import apprise
 
 from ottwatch.alerts.redact import scrub_secrets
 from ottwatch.alerts.settings import AlertSettings
-from ottwatch.config import ConfigError, mask_apprise_url
+from ottwatch.config import ConfigError, mask_apprise_url, mask_privacy_url
 
 APPRISE_LOGGER = "apprise"
 ERROR_CHARS = 500
@@ -108,7 +108,7 @@ def _from_config_file(path: str) -> list[Channel]:
 
 
 def _channel(service: Any, tags: list[str], url: str) -> Channel:
-    masked = service.url(privacy=True)
+    masked = mask_privacy_url(service.url(privacy=True))
     digest = hashlib.sha256(url.encode()).hexdigest()[:8]
     label = "+".join(sorted(tags)) or "all"
     return Channel(name=f"{label}-{digest}", tags=frozenset(tags), masked=masked,

@@ -7,7 +7,6 @@ import socket
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
@@ -15,6 +14,7 @@ from sqlalchemy import Engine
 from ottwatch.commands.common import config_option, db_option, load
 from ottwatch.config import Config, ConfigError
 from ottwatch.events import ts_to_text
+from ottwatch.safe_text import dumps, plain, visible
 
 STATUSES = ("open", "acked", "silenced", "resolved")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -43,7 +43,7 @@ def _engine(config: Config) -> Engine:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    click.echo(dumps(value, indent=True))
 
 
 def _when(ts: float | None) -> str:
@@ -79,8 +79,8 @@ def list_command(config_path: str | None, db: str | None, status: str | None, li
         table.add_column(name)
     table.add_column("title", ratio=1)
     for r in rows:
-        table.add_row(r["alert_id"], _when(r["created_at"]), r["severity"], r["status"],
-                      str(r["count"]), r["title"])
+        table.add_row(plain(r["alert_id"]), plain(_when(r["created_at"])), plain(r["severity"]),
+                      plain(r["status"]), plain(r["count"]), plain(r["title"]))
     Console(soft_wrap=True).print(table)
 
 
@@ -97,7 +97,7 @@ def show_command(alert_id: str, config_path: str | None, db: str | None, as_json
     engine = _engine(_config(config_path, db))
     row = get_alert(engine, alert_id)
     if row is None:
-        raise click.ClickException(f"no alert {alert_id}")
+        raise click.ClickException(f"no alert {visible(alert_id)}")
     deliveries = alert_deliveries(engine, alert_id)
     history = [{"at": ts_to_text(a["at"]), "actor": a["actor"], "action": a["action"],
                 "note": (a["detail"] or {}).get("note", "")} for a in audit_rows(engine, alert_id)]
@@ -107,24 +107,25 @@ def show_command(alert_id: str, config_path: str | None, db: str | None, as_json
                     "deliveries": [_delivery_record(d) for d in deliveries],
                     "history": history})
         return
-    click.echo(row["title"])
-    click.echo(f"status {row['status']} · count {row['count']} · created "
+    click.echo(visible(row["title"]))
+    click.echo(f"status {visible(row['status'])} · count {row['count']} · created "
                f"{_when(row['created_at'])}"
-               f" · updated {_when(row['updated_at'])} · group {row['group_key']}")
+               f" · updated {_when(row['updated_at'])} · group {visible(row['group_key'])}")
     click.echo("")
-    click.echo(row["body"])
+    click.echo(visible(row["body"], keep_newlines=True))
     click.echo("")
     if not deliveries:
         click.echo("deliveries: none (low severity, no channel on its route, or not sending)")
     for d in deliveries:
         record = _delivery_record(d)
-        click.echo(f"delivery {record['id']} to {record['channel']}: {record['state']}, "
-                   f"{record['attempts']} attempt(s)"
+        click.echo(f"delivery {record['id']} to {visible(record['channel'])}: "
+                   f"{visible(record['state'])}, {record['attempts']} attempt(s)"
                    + (f", sent {_when(d['sent_at'])}" if d["sent_at"] else "")
-                   + (f", last error: {record['last_error']}" if record["last_error"] else ""))
+                   + (f", last error: {visible(record['last_error'])}"
+                      if record["last_error"] else ""))
     for entry in history:
-        click.echo(f"{entry['action']} by {entry['actor']} at {entry['at'][:19]}Z"
-                   + (f": {entry['note']}" if entry["note"] else ""))
+        click.echo(f"{visible(entry['action'])} by {visible(entry['actor'])} at "
+                   f"{entry['at'][:19]}Z" + (f": {visible(entry['note'])}" if entry["note"] else ""))
 
 
 def _delivery_record(d: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +146,8 @@ def ack_command(alert_id: str, config_path: str | None, db: str | None, note: st
 
     actor = os_user()
     if not ack_alert(_engine(_config(config_path, db)), alert_id, actor=actor, note=note):
-        raise click.ClickException(f"no alert {alert_id}")
-    click.echo(f"acknowledged {alert_id} (by {actor})")
+        raise click.ClickException(f"no alert {visible(alert_id)}")
+    click.echo(f"acknowledged {visible(alert_id)} (by {visible(actor)})")
 
 
 @command.command("silence")
@@ -184,8 +185,8 @@ def silence_command(config_path: str | None, db: str | None, user: str | None,
                                     duration_s=seconds, reason=reason, actor=actor)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    shown = " ".join(f"{k}={v}" for k, v in matchers.items())
-    click.echo(f"silence {silence_id}: {shown} for {duration} (by {actor}); "
+    shown = visible(" ".join(f"{k}={v}" for k, v in matchers.items()))
+    click.echo(f"silence {silence_id}: {shown} for {visible(duration)} (by {visible(actor)}); "
                f"end it with `ottwatch alerts unsilence {silence_id}`")
 
 
@@ -216,8 +217,8 @@ def silences_command(config_path: str | None, db: str | None, include_expired: b
     table = Table("id", "matches", "until (UTC)", "by", "reason",
                   title=f"{len(rows)} silence{'s' if len(rows) != 1 else ''}")
     for r in rows:
-        table.add_row(str(r["id"]), Silence.from_row(r).describe(), _when(r["expires_at"]),
-                      r["created_by"], r["reason"])
+        table.add_row(plain(r["id"]), plain(Silence.from_row(r).describe()),
+                      plain(_when(r["expires_at"])), plain(r["created_by"]), plain(r["reason"]))
     Console(soft_wrap=True).print(table)
 
 
@@ -230,8 +231,10 @@ def test_command(config_path: str | None, route: str | None) -> None:
     from ottwatch.alerts.channels import load_channels, notify_channel
     from ottwatch.alerts.routing import Router
     from ottwatch.alerts.settings import AlertSettings
+    from ottwatch.logs import setup_logging
 
     config = _config(config_path, None)
+    setup_logging(config.log.level)  # [log] level = "debug" shows apprise's lines, masked
     try:
         settings = AlertSettings.from_config(config.alerts)
         channels = load_channels(settings)
@@ -256,7 +259,7 @@ def test_command(config_path: str | None, route: str | None) -> None:
         ok, error = notify_channel(channel, title=title, body=body,
                                    body_format=settings.body_format)
         failed += not ok
-        click.echo(f"{'ok    ' if ok else 'FAILED'} {channel.describe()}"
-                   + (f": {error}" if error else ""))
+        click.echo(f"{'ok    ' if ok else 'FAILED'} {visible(channel.describe())}"
+                   + (f": {visible(error)}" if error else ""))
     if failed:
         raise click.ClickException(f"{failed} of {len(channels)} channel(s) failed")

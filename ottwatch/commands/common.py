@@ -44,7 +44,9 @@ def load(config_path: str | None, db: str | None = None) -> Config:
 
 
 def private_umask() -> None:
-    """Files ottwatch creates (databases, logs, sockets) are readable by the owner only."""
+    """Files ottwatch creates (databases and SQLite's -wal/-shm/-journal, exports, logs,
+    sockets, state, generated fixtures) are readable by the owner only. The `ottwatch`
+    group sets it before any command runs."""
     os.umask(0o077)
 
 

@@ -1,7 +1,7 @@
 """`ottwatch explain EVENT_ID`: one event, its assessment and every reason behind it.
 
-Every value comes from the input and is shown as plain text (`rich.text.Text`),
-never interpreted as Rich markup.
+Every value comes from the input and is shown as plain text (`ottwatch.safe_text`):
+never interpreted as Rich markup, control and format characters made visible.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, select
 from ottwatch.commands.common import config_option, db_option, load
 from ottwatch.events import ts_to_text
 from ottwatch.exports import EVENT_FIELDS
+from ottwatch.safe_text import dumps, plain, visible
 from storage.tables import AssessmentRow, EventRow, LabelRow, UserStateRow
 
 EVENTS = EventRow.__table__
@@ -56,19 +56,19 @@ def explanation(engine: Engine, event_id: str) -> dict[str, Any] | None:
 
 def _text(value: Any) -> Text:
     if isinstance(value, (dict, list)):
-        return Text(orjson.dumps(value).decode())
-    return Text(str(value))
+        return plain(dumps(value))
+    return plain(value)
 
 
 def render(found: dict[str, Any]) -> Group:
     event = found["event"]
     title = Text("event ")
-    title.append(str(event["event_id"]), style="bold")
+    title.append(visible(event["event_id"]), style="bold")
     facts = Table(show_header=False, title=title, title_justify="left", box=None)
     facts.add_column("field", style="bold")
     facts.add_column("value", overflow="fold")
     for name, value in event.items():
-        facts.add_row(name, _text(value))
+        facts.add_row(Text(name), _text(value))
     if found["segment"] is not None:
         facts.add_row("user segment", _text(found["segment"]))
     parts: list[Any] = [facts, Text("")]
@@ -80,10 +80,10 @@ def render(found: dict[str, Any]) -> Group:
         summary.append(f"score {assessment['score']:g}", style="bold")
         summary.append("  level ")
         level = str(assessment["level"])
-        summary.append(level, style=LEVEL_STYLES.get(level, ""))
+        summary.append(visible(level), style=LEVEL_STYLES.get(level, ""))
         summary.append("  decision ")
         decision = str(assessment["decision"])
-        summary.append(decision, style=DECISION_STYLES.get(decision, ""))
+        summary.append(visible(decision), style=DECISION_STYLES.get(decision, ""))
         summary.append(f"  threshold {assessment['threshold']:g}")
         parts.append(summary)
         reasons = Table(title="reasons", title_justify="left")
@@ -97,9 +97,9 @@ def render(found: dict[str, Any]) -> Group:
             reasons.add_row(Text("-"), Text("-"), Text("no reasons: nothing was found"))
         parts.append(reasons)
     for label in found["labels"]:
-        parts.append(Text.assemble("label ", (str(label["label"]), "bold"), " by ",
-                                   str(label["created_by"]), " at ", label["created_at"],
-                                   ": " if label["note"] else "", str(label["note"])))
+        parts.append(Text.assemble("label ", (visible(label["label"]), "bold"), " by ",
+                                   visible(label["created_by"]), " at ", label["created_at"],
+                                   ": " if label["note"] else "", visible(label["note"] or "")))
     return Group(*parts)
 
 
@@ -118,8 +118,8 @@ def command(event_id: str, config_path: str | None, db: str | None, as_json: boo
     found = explanation(engine, event_id)
     engine.dispose()
     if found is None:
-        raise click.ClickException(f"no event with id {event_id!r} in the database")
+        raise click.ClickException(f"no event with id {visible(event_id)!r} in the database")
     if as_json:
-        click.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        click.echo(dumps(found, indent=True))
         return
     Console(highlight=False).print(render(found))

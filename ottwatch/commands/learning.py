@@ -18,6 +18,7 @@ from ottwatch.config import Config
 from ottwatch.events import ts_to_text
 from ottwatch.learning import MODEL_NAMES
 from ottwatch.learning.settings import LearningSettings
+from ottwatch.safe_text import dumps, plain, visible
 from storage.tables import EventRow
 
 COMMAND_POLL_S = 0.5
@@ -25,8 +26,8 @@ METRIC_COLUMNS = ("precision", "recall", "f1", "roc_auc", "fpr")
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-                            | orjson.OPT_SERIALIZE_NUMPY).decode())
+    click.echo(dumps(value, indent=True,
+                     option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY))
 
 
 def _open(config_path: str | None, db: str | None) -> tuple[Config, Engine, LearningSettings]:
@@ -68,11 +69,11 @@ def label_command(event_id: str, label: str | None, note: str, config_path: str 
             EventRow.__table__.c.event_id == event_id)).scalar()
     if known is None:
         engine.dispose()
-        raise click.ClickException(f"no stored event {event_id!r}")
+        raise click.ClickException(f"no stored event {visible(event_id)!r}")
     who = actor()
     add_label(engine, event_id, label, note, who=who)
     engine.dispose()
-    click.echo(f"{event_id} labelled {label} by {who}")
+    click.echo(f"{visible(event_id)} labelled {label} by {visible(who)}")
 
 
 # -- retrain ------------------------------------------------------------------------------
@@ -201,10 +202,10 @@ def models_command(ctx: click.Context, as_json: bool, config_path: str | None,
         drift_text = "-" if not drift else (
             f"DRIFT {', '.join(drift.get('drifted_features', [])[:3])}" if drift.get("drifted")
             else f"ok (max PSI {drift.get('max_psi', 0):.2f})")
-        table.add_row(m.name, str(m.version), m.status, ts_to_text(m.trained_at)[:19],
-                      str(m.samples),
-                      *("-" if m.metrics.get(k) is None else f"{m.metrics[k]:.3f}"
-                        for k in METRIC_COLUMNS), drift_text)
+        table.add_row(plain(m.name), plain(m.version), plain(m.status),
+                      plain(ts_to_text(m.trained_at)[:19]), plain(m.samples),
+                      *(plain("-" if m.metrics.get(k) is None else f"{m.metrics[k]:.3f}")
+                        for k in METRIC_COLUMNS), plain(drift_text))
     Console(width=160).print(table)
 
 
@@ -281,22 +282,22 @@ def predict_command(user_id: str, as_json: bool, config_path: str | None,
     finally:
         engine.dispose()
     if prediction is None:
-        raise click.ClickException(f"no stored events for user {user_id!r}")
+        raise click.ClickException(f"no stored events for user {visible(user_id)!r}")
     if as_json:
         _echo_json(prediction.to_dict())
         return
     if prediction.likelihood is None:
-        click.echo(f"{user_id}: {prediction.note}")
+        click.echo(f"{visible(user_id)}: {visible(prediction.note)}")
     else:
         verdict = "LIKELY VIOLATION" if prediction.likelihood >= prediction.threshold \
             else "below threshold"
-        click.echo(f"{user_id}: likelihood {prediction.likelihood:.2f} ({verdict}, threshold "
+        click.echo(f"{visible(user_id)}: likelihood {prediction.likelihood:.2f} ({verdict}, threshold "
                    f"{prediction.threshold:g}; predictor v{prediction.model_version})")
-        click.echo(f"  event {prediction.event_id}; latest event {prediction.latest:.2f}; "
-                   f"{prediction.note}")
+        click.echo(f"  event {visible(prediction.event_id)}; latest event "
+                   f"{prediction.latest:.2f}; {visible(prediction.note)}")
     risk = prediction.regulation
-    click.echo(f"  regulation most at risk: {risk.regulation or 'none identified'} "
-               f"({risk.why})")
+    click.echo(f"  regulation most at risk: {visible(risk.regulation or 'none identified')} "
+               f"({visible(risk.why)})")
 
 
 commands = [label_command, retrain_command, models_command, predict_command]

@@ -6,30 +6,18 @@ parsed as Rich markup, control characters made visible."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
 from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.safe_text import dumps, plain, visible
 
 KIND_ORDER = ("payment", "device", "ip")
 KIND_LABELS = {"payment": "payment methods", "device": "devices", "ip": "IPs"}
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON instead of a table.")
-
-
-def _visible(value: object) -> str:
-    text = "" if value is None else str(value)
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _plain(value: object, style: str = "") -> Any:
-    from rich.text import Text
-
-    return Text(_visible(value), style=style)
 
 
 def _when(ts: float | None) -> str:
@@ -59,9 +47,7 @@ def _record(ring: dict[str, Any]) -> dict[str, Any]:
 
 
 def _echo_json(value: Any) -> None:
-    import orjson
-
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    click.echo(dumps(value, indent=True))
 
 
 def _engine(config_path: str | None, db: str | None) -> Any:
@@ -105,10 +91,10 @@ def command(ctx: click.Context, config_path: str | None, db: str | None, as_json
     table.add_column("last seen", no_wrap=True)
     for ring in rings:
         shared = ", ".join(f"{len(values)} {kind}" for kind, values in _by_kind(ring).items())
-        table.add_row(_plain(ring["ring_id"], "bold"), _plain(ring["size"]),
-                      _plain(f"{ring['risk']:.2f}", _risk_style(ring["risk"])),
-                      _plain(shared or "-"), _plain(_when(ring["first_seen"])),
-                      _plain(_when(ring["last_seen"])))
+        table.add_row(plain(ring["ring_id"], "bold"), plain(ring["size"]),
+                      plain(f"{ring['risk']:.2f}", _risk_style(ring["risk"])),
+                      plain(shared or "-"), plain(_when(ring["first_seen"])),
+                      plain(_when(ring["last_seen"])))
     Console(highlight=False).print(table)
 
 
@@ -134,11 +120,11 @@ def show(ctx: click.Context, ring_id: str, config_path: str | None, db: str | No
     finally:
         engine.dispose()
     if ring is None:
-        raise click.ClickException(f"no ring {_visible(ring_id)!r} (see `ottwatch rings`)")
+        raise click.ClickException(f"no ring {visible(ring_id)!r} (see `ottwatch rings`)")
     if as_json or group.get("as_json"):
         _echo_json(_record(ring))
         return
-    label = Text.assemble(("ring ", ""), _plain(ring["ring_id"], "bold"),
+    label = Text.assemble(("ring ", ""), plain(ring["ring_id"], "bold"),
                           f"  {ring['size']} accounts  ",
                           (f"risk {ring['risk']:.2f}", _risk_style(ring["risk"])),
                           (f"  first seen {_when(ring['first_seen'])}"
@@ -146,11 +132,11 @@ def show(ctx: click.Context, ring_id: str, config_path: str | None, db: str | No
     tree = Tree(label)
     shared = tree.add(Text("shared resources"))
     for kind, values in _by_kind(ring).items():
-        branch = shared.add(Text(f"{KIND_LABELS.get(kind, _visible(kind))} ({len(values)})"))
+        branch = shared.add(Text(f"{KIND_LABELS.get(kind, visible(kind))} ({len(values)})"))
         for value in values:
-            branch.add(_plain(value))
+            branch.add(plain(value))
     members = ring["members"] or []
     users = tree.add(Text(f"member users ({len(members)})"))
     for member in members:
-        users.add(_plain(member))
+        users.add(plain(member))
     Console(highlight=False).print(tree)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -31,6 +30,7 @@ from ottwatch.roi import (
     regulation_for_region,
     regulation_named,
 )
+from ottwatch.safe_text import dumps, plain
 from storage.tables import AlertRow, AssessmentRow, EventRow, LabelRow
 
 ASSESSMENTS = AssessmentRow.__table__
@@ -158,7 +158,7 @@ def _render(report: RoiReport, inputs: RoiInputs, window: Window | None,
     for regulation, amount in report.fines_by_regulation.items():
         figure = fines.get(regulation, settings.default_fine)
         count = inputs.violations[regulation]
-        table.add_row(Text(f"  {regulation}"),
+        table.add_row(plain(f"  {regulation}"),
                       Text(f"{amount:,.2f} {cur}  ({count:,} x "
                            f"{settings.enforcement_probability:g} x {figure:,.0f})"))
     table.add_row("fraud incidents", Text(f"{report.fraud_incidents:,}"))
@@ -210,6 +210,6 @@ def command(config_path: str | None, db: str | None, months: int | None, as_json
             "legal_cost_per_incident": settings.legal_cost_per_incident,
             "monthly_costs": settings.monthly_costs,
         }
-        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        click.echo(dumps(payload, indent=True))
         return
     Console(highlight=False).print(_render(report, inputs, window, settings, fines))

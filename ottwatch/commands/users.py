@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from ottwatch.commands.common import config_option, db_option, load
 from ottwatch.events import ts_to_text
+from ottwatch.safe_text import dumps, plain, visible
 from ottwatch.stages.segments import segment_stats
 from storage.tables import UserStateRow
 
@@ -46,7 +46,7 @@ def _consent(value: bool | None) -> str:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    click.echo(dumps(value, indent=True))
 
 
 def _open(config_path: str | None, db: str | None) -> Engine:
@@ -71,17 +71,17 @@ def segment(user_id: str, config_path: str | None, db: str | None, as_json: bool
     record = user_record(engine, user_id)
     engine.dispose()
     if record is None:
-        raise click.ClickException(f"no user {user_id!r} in user_state (the segment stage "
+        raise click.ClickException(f"no user {visible(user_id)!r} in user_state (the segment stage "
                                    "records users as it scores their events)")
     if as_json:
         _echo_json(record)
         return
-    table = Table(show_header=False, title=Text.assemble("user ", (user_id, "bold")),
+    table = Table(show_header=False, title=Text.assemble("user ", (visible(user_id), "bold")),
                   title_justify="left", box=None)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name in ("segment", "first_seen", "last_seen", "events_30d", "violations_30d"):
-        table.add_row(name.replace("_", " "), Text(str(record[name])))
+        table.add_row(name.replace("_", " "), plain(record[name]))
     table.add_row("consent", Text(_consent(record["consent"])))
     Console(highlight=False).print(table)
 
@@ -103,7 +103,7 @@ def segments(config_path: str | None, db: str | None, as_json: bool) -> None:
     table.add_column("users", justify="right")
     table.add_column("share", justify="right")
     for row in rows:
-        table.add_row(Text(str(row["segment"])), Text(f"{row['users']:,}"),
+        table.add_row(plain(row["segment"]), Text(f"{row['users']:,}"),
                       Text(f"{row['share']:.1%}"))
     table.add_row(Text("total", style="bold"), Text(f"{sum(r['users'] for r in rows):,}"),
                   Text(""))

@@ -147,7 +147,7 @@ class AlertsView(Vertical):
 
 
 def alert_detail(alert: dict[str, Any], deliveries: list[dict[str, Any]]) -> Table:
-    table = Table(show_header=False, expand=True, title=f"alert {visible(alert['alert_id'])}",
+    table = Table(show_header=False, expand=True, title=Text(f"alert {visible(alert['alert_id'])}"),
                   title_justify="left")
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value")
@@ -157,13 +157,13 @@ def alert_detail(alert: dict[str, Any], deliveries: list[dict[str, Any]]) -> Tab
             table.add_row(key, plain(alert[key]))
     table.add_row("created / updated", f"{clock(alert['created_at'])} / "
                                        f"{clock(alert['updated_at'])}")
-    table.add_row("body", Text(visible(alert["body"]).replace("\\x0a", "\n")))
+    table.add_row("body", Text(visible(alert["body"], keep_newlines=True)))
     for delivery in deliveries:
         state = Text(delivery["state"], style="green" if delivery["state"] == "sent" else "red")
         state.append(f"  attempts {delivery['attempts']}")
         if delivery["last_error"]:
             state.append(f"  last error: {visible(delivery['last_error'])}")
-        table.add_row(f"delivery {visible(delivery['channel'])}", state)
+        table.add_row(Text(f"delivery {visible(delivery['channel'])}"), state)
     return table
 
 
