@@ -38,6 +38,7 @@ def floors(judgement: Judgement) -> list[Floor]:
     for code, score in judgement.codes.items():
         if score.positives:
             out.append(Floor(f"recall {code}", score.recall, MIN_RECALL, True))
+        if score.positives or score.fp:  # firing where nothing is planted is judged too
             out.append(Floor(f"precision {code}", score.precision or 0.0, MIN_PRECISION, True))
     if judgement.benign is not None:
         out.append(Floor("benign high/critical", judgement.benign.share, MAX_BENIGN_SEVERE,

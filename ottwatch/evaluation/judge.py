@@ -55,11 +55,14 @@ def _add_shares(a: Share | None, b: Share | None) -> Share | None:
 
 
 def total(judgements: list[Judgement]) -> Judgement:
-    """Every count summed over the scenarios (rates are recomputed from the sums)."""
+    """Every count summed over the scenarios (rates are recomputed from the sums); ids
+    in the lists are prefixed with their scenario's name."""
     codes: dict[str, CodeScore] = {}
     incidents: dict[str, KindScore] = {}
     benign = travellers = None
-    overdue, on_time, called, missed = Share(0, 0), 0, (), ()
+    overdue, on_time = Share(0, 0), 0
+    called: tuple[str, ...] = ()
+    missed: tuple[str, ...] = ()
     farms = found = rings = unmatched = 0
     best: tuple[float, ...] = ()
     quarantine: Counter[str] = Counter()
@@ -68,17 +71,19 @@ def total(judgements: list[Judgement]) -> Judgement:
         for code, score in j.codes.items():
             codes[code] = codes[code].add(score) if code in codes else score
         for kind, score in j.incidents.items():
+            missed = tuple(f"{j.name}: {m}" for m in score.missed)
             if kind in incidents:
                 mine = incidents[kind]
-                score = KindScore(kind, mine.share.add(score.share), mine.missed + score.missed)
-            incidents[kind] = score
+                incidents[kind] = KindScore(kind, mine.share.add(score.share), mine.missed + missed)
+            else:
+                incidents[kind] = KindScore(kind, score.share, missed)
         benign = _add_shares(benign, j.benign)
         travellers = _add_shares(travellers, j.travellers)
         t = j.timers
         overdue = overdue.add(t.overdue)
         on_time += t.on_time
-        called += t.on_time_called_overdue
-        missed += t.missed
+        called += tuple(f"{j.name}: {r}" for r in t.on_time_called_overdue)
+        missed += tuple(f"{j.name}: {r}" for r in t.missed)
         r = j.rings
         farms, found, rings, unmatched = (farms + r.farms, found + r.found, rings + r.rings,
                                           unmatched + r.unmatched_rings)
