@@ -71,12 +71,12 @@ def total(judgements: list[Judgement]) -> Judgement:
         for code, score in j.codes.items():
             codes[code] = codes[code].add(score) if code in codes else score
         for kind, score in j.incidents.items():
-            missed = tuple(f"{j.name}: {m}" for m in score.missed)
+            gone = tuple(f"{j.name}: {m}" for m in score.missed)
             if kind in incidents:
                 mine = incidents[kind]
-                incidents[kind] = KindScore(kind, mine.share.add(score.share), mine.missed + missed)
+                incidents[kind] = KindScore(kind, mine.share.add(score.share), mine.missed + gone)
             else:
-                incidents[kind] = KindScore(kind, score.share, missed)
+                incidents[kind] = KindScore(kind, score.share, gone)
         benign = _add_shares(benign, j.benign)
         travellers = _add_shares(travellers, j.travellers)
         t = j.timers

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-# Small enough for a test (about 65,000 events over the three seeds), big enough that
-# every incident kind is planted at least twice.
-SMALL = ("--seeds", "1,2,3", "--users", "400", "--days", "30")
+# Small enough for a test (about 97,000 events over the three seeds), big enough that
+# every incident kind is planted at least twice, and long enough (over 32 days) for a
+# late fulfilment to fall within the span.
+SMALL = ("--seeds", "1,2,3", "--users", "400", "--days", "45")
 EVAL_TIMEOUT_S = 600
 
 

@@ -33,8 +33,12 @@ def test_the_json_has_every_key_and_figures_that_add_up(small_eval) -> None:
         for kind, found in judgement["incidents"].items():
             assert 0 <= found["alerted"] <= found["planted"], kind
             assert len(found["missed"]) == found["planted"] - found["alerted"], kind
+            assert all("i-" in i for i in found["missed"]), kind
         timers = judgement["timers"]
         assert timers["overdue_alerted"] <= timers["overdue_planted"]
+        assert len(timers["overdue_missed"]) == timers["overdue_planted"] - timers[
+            "overdue_alerted"]
+        assert all("rq-" in r for r in timers["overdue_missed"])
         assert timers["on_time_called_overdue"] <= timers["on_time"]
         rings = judgement["rings"]
         assert len(rings["best_jaccard"]) == rings["planted_farms"]
