@@ -4,11 +4,13 @@ pipeline over the log on event time, alerts recorded, not sent) into a new datab
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 from pathlib import Path
 
 from ottwatch.config import Config
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+# The fixtures package ships in the wheel with its data (pyproject package-data).
+FIXTURES = Path(str(importlib.resources.files("fixtures")))
 FIXTURE_GEO = {
     "city_db": FIXTURES / "data" / "GeoLite2-City.mmdb",
     "asn_db": FIXTURES / "data" / "GeoLite2-ASN.mmdb",

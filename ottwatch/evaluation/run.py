@@ -35,7 +35,9 @@ def evaluate(scenario: Scenario, config: Config, db: Path) -> Judgement:
     finally:
         engine.dispose()
     judgement = judge(labels, results)
-    judgement.seed, judgement.log = scenario.seed, str(scenario.log)
+    judgement.seed = scenario.seed
+    # a generated log lives in a temporary folder, removed once judged
+    judgement.log = None if scenario.seed is not None else str(scenario.log)
     return judgement
 
 

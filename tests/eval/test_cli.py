@@ -20,6 +20,7 @@ def test_the_json_has_every_key_and_figures_that_add_up(small_eval) -> None:
     report, folder = small_eval
     assert set(report) == {"version", "scenarios", "total", "floors", "passed"}
     assert [s["seed"] for s in report["scenarios"]] == [1, 2, 3]
+    assert [s["log"] for s in report["scenarios"]] == [None, None, None]  # removed
     total = report["total"]
     for judgement in (*report["scenarios"], total):
         assert set(judgement) == JUDGEMENT_KEYS
@@ -80,6 +81,7 @@ def test_a_hand_made_log_is_judged_by_its_labels_file(tmp_path: Path) -> None:
     assert done.returncode == (1 if failed else 0), done.stderr[-2000:]
     (scenario,) = report["scenarios"]
     assert scenario["kind"] == "generic" and scenario["name"] == "planted.jsonl"
+    assert scenario["log"] == str(log) and scenario["seed"] is None
     codes = scenario["codes"]
     assert codes["ring.member"]["positives"] == 8
     assert codes["input.attack_pattern"]["tp"] == 1
