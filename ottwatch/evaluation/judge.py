@@ -26,6 +26,7 @@ class Judgement:
     codes: dict[str, CodeScore]
     benign: Share | None
     travellers: Share | None
+    look_alikes: dict[str, Share]
     incidents: dict[str, KindScore]
     timers: TimerScore
     rings: RingScore
@@ -41,6 +42,8 @@ def judge(labels: ScenarioLabels, results: Results) -> Judgement:
         codes={s.code: s for s in code_scores(labels, results)},
         benign=severe_share(labels.benign, results),
         travellers=severe_share(labels.travellers, results),
+        look_alikes={kind: Share(len(events & results.severe), len(events))
+                     for kind, events in sorted(labels.look_alikes.items())},
         incidents={s.kind: s for s in incident_scores(labels.targets, results.alerts,
                                                       results.rings)},
         timers=timer_scores(labels.requests, results.alerts, labels.end_ts),
@@ -60,6 +63,7 @@ def total(judgements: list[Judgement]) -> Judgement:
     codes: dict[str, CodeScore] = {}
     incidents: dict[str, KindScore] = {}
     benign = travellers = None
+    look_alikes: dict[str, Share] = {}
     overdue, on_time = Share(0, 0), 0
     called: tuple[str, ...] = ()
     missed: tuple[str, ...] = ()
@@ -79,6 +83,8 @@ def total(judgements: list[Judgement]) -> Judgement:
                 incidents[kind] = KindScore(kind, score.share, gone)
         benign = _add_shares(benign, j.benign)
         travellers = _add_shares(travellers, j.travellers)
+        for kind, share in j.look_alikes.items():
+            look_alikes[kind] = look_alikes[kind].add(share) if kind in look_alikes else share
         t = j.timers
         overdue = overdue.add(t.overdue)
         on_time += t.on_time
@@ -93,7 +99,8 @@ def total(judgements: list[Judgement]) -> Judgement:
             bad = (bad or 0) + j.bad_lines
     return Judgement(
         name="total", kind="total", events=sum(j.events for j in judgements), codes=codes,
-        benign=benign, travellers=travellers, incidents=dict(sorted(incidents.items())),
+        benign=benign, travellers=travellers, look_alikes=dict(sorted(look_alikes.items())),
+        incidents=dict(sorted(incidents.items())),
         timers=TimerScore(overdue, on_time, called, missed),
         rings=RingScore(farms, found, best, rings, unmatched), quarantine=quarantine,
         bad_lines=bad)

@@ -119,6 +119,9 @@ class ScenarioLabels:
     requests: list[RequestLabel] = field(default_factory=list)
     benign: set[str] | None = None  # events that belong to no incident
     travellers: set[str] | None = None  # honest travellers' events
+    # benign events per kind of look-alike group the user is in (household, carrier_nat,
+    # pool_reuse, vpn_users, new_accounts, ...: the truth's benign groups)
+    look_alikes: dict[str, set[str]] = field(default_factory=dict)
     bad_lines: int | None = None  # malformed lines the log holds, when known
     end_ts: float | None = None  # the last event's time
 

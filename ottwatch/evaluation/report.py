@@ -34,6 +34,8 @@ def judgement_json(j: Judgement) -> dict[str, Any]:
                   for code, s in j.codes.items()},
         "benign": _share(j.benign, "high_or_critical", "events"),
         "travellers": _share(j.travellers, "high_or_critical", "events"),
+        "look_alikes": {kind: _share(share, "high_or_critical", "events")
+                        for kind, share in j.look_alikes.items()},
         "incidents": {kind: {"planted": s.share.of, "alerted": s.share.count,
                              "share": _rate(s.share.share), "missed": list(s.missed)}
                       for kind, s in j.incidents.items()},
@@ -90,6 +92,9 @@ def tables(j: Judgement, held: list[Floor]) -> Group:
         if share is not None:
             levels.add_row(name, f"{share.of:,}", f"{share.count:,}",
                            mark(f"{name} high/critical", _fine(share.share)))
+    for kind, share in j.look_alikes.items():
+        if kind != "traveller":
+            levels.add_row(f"  {kind}", f"{share.of:,}", f"{share.count:,}", _fine(share.share))
 
     kinds = Table(title="incidents alerted (medium or above)", title_justify="left")
     for column in ("kind", "planted", "alerted", "share"):

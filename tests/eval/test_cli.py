@@ -12,7 +12,7 @@ from fixtures.scenario_labels import write_labelled_log
 from tests.eval.conftest import run_eval
 
 JUDGEMENT_KEYS = {"name", "kind", "seed", "log", "events", "codes", "benign", "travellers",
-                  "incidents", "timers", "rings", "quarantine"}
+                  "look_alikes", "incidents", "timers", "rings", "quarantine"}
 CODE_KEYS = {"positives", "fired", "tp", "fp", "fn", "recall", "precision"}
 
 
@@ -53,6 +53,12 @@ def test_the_json_has_every_key_and_figures_that_add_up(small_eval) -> None:
     assert {"account_farm", "account_takeover", "credential_stuffing", "scraper", "injection",
             "bulk_export", "plan_sharing", "anonymizer"} <= set(total["incidents"])
     assert total["benign"]["events"] > 50_000 and total["travellers"]["events"] > 1_000
+    look_alikes = total["look_alikes"]
+    assert {"household", "pool_reuse", "carrier_nat", "vpn_users", "new_accounts",
+            "traveller"} <= set(look_alikes)
+    assert look_alikes["traveller"] == total["travellers"]
+    for share in look_alikes.values():
+        assert 0 < share["events"] <= total["benign"]["events"]
     assert total["rings"]["planted_farms"] >= 3
     assert report["passed"] == all(f["passed"] for f in report["floors"])
     for floor in report["floors"]:
