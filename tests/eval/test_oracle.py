@@ -131,16 +131,17 @@ def test_an_unshared_account_over_its_limit_is_not_judged() -> None:
     assert label(labels, "stream.concurrency_exceeded", within_2) == "negative"
 
 
-def test_failure_bursts_count_from_the_tenth_failed_login_of_a_run() -> None:
+def test_failure_bursts_count_from_the_tenth_account_a_run_fails_on() -> None:
     log = Log()
     users = [f"u-{n}" for n in range(12)]
     log.incident("i-1", "credential_stuffing", users)
+    tried = [*users[:5], users[0], *users[5:]]  # u-0 tried twice: ten attempts, nine accounts
     failed = [log.add(n * 5, user, "login", incident="i-1", ip_address=LA_RENTED,
-                      error_code="AUTH_FAILED") for n, user in enumerate(users)]
+                      error_code="AUTH_FAILED") for n, user in enumerate(tried)]
     worked = log.add(100, "u-3", "login", incident="i-1", ip_address=LA_RENTED)
     mistyped = log.add(200, "u-20", "login", error_code="AUTH_FAILED")
     labels = log.labels()
-    assert [label(labels, "auth.failure_burst", e) for e in failed] == ["dont_care"] * 9 + [
+    assert [label(labels, "auth.failure_burst", e) for e in failed] == ["dont_care"] * 10 + [
         "positive"] * 3
     assert label(labels, "auth.failure_burst", worked) == "dont_care"
     assert label(labels, "auth.failure_burst", mistyped) == "negative"
