@@ -91,7 +91,12 @@ def test_an_owners_failed_login_is_not_a_trusted_sighting() -> None:
     # Judged against Frankfurt (two hours earlier, ~470 km): no travel; against Los
     # Angeles (the failed login) it would have been impossible.
     assert label(labels, "geo.impossible_travel", paris) == "negative"
-    assert CITY_ACCURACY_KM == 20
+
+
+def test_the_oracle_allows_the_accuracy_the_fixture_city_database_gives() -> None:
+    from fixtures.geo import CITY_ACCURACY_KM as written  # needs the test-only mmdb writer
+
+    assert CITY_ACCURACY_KM == written
 
 
 def test_shared_plans_are_dont_care_for_travel_and_positive_beyond_the_limit() -> None:
