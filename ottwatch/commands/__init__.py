@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 COMMAND_MODULES = (
-    "agent", "replay", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
+    "agent", "replay", "eval", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
     "regulations", "rings", "alerts", "learning",
     "config",
     "systemd", "fixtures",
@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "database, scoring every event."),
     "replay": ("replay", "Run the full pipeline over recorded FILES (plain or .gz, `-` for "
                          "stdin) in order."),
+    "eval": ("eval", "Replay labelled scenarios and judge the detections: per reason code "
+                     "recall and precision, benign events at high/critical, incidents "
+                     "alerted per kind, deadlines, rings and quarantine."),
     "export": ("export", "Write one record per line: events, quarantine, assessments (and, as "
                          "the pipeline produces them, alerts and rings)."),
     "bench": ("bench", "Generate a synthetic stream and push it through the agent loop "
