@@ -269,8 +269,11 @@ class RingStage:
 
     def _known(self, ring_id: str, ring: Ring, before: KnownRing | None) -> KnownRing:
         size = len(ring.members)
+        # The row is the ring's record for forensics: every account ever tied into it,
+        # not only those whose ties have not yet expired.
+        members = sorted({*ring.members, *before.row["members"]}) if before else ring.members
         row = {
-            "ring_id": ring_id, "size": size, "risk": ring.risk, "members": ring.members,
+            "ring_id": ring_id, "size": len(members), "risk": ring.risk, "members": members,
             "shared": shared_entries(ring.shared),
             "first_seen": before.row["first_seen"] if before else ring.first_seen,
             "last_seen": max(ring.last_seen, before.row["last_seen"]) if before else ring.last_seen,

@@ -113,6 +113,17 @@ def test_a_ring_that_grows_keeps_its_id_and_reports_growth_once() -> None:
     assert list(stage.rings) == [ring_id]
 
 
+def test_a_ring_row_keeps_every_account_ever_in_it_when_old_ties_expire() -> None:
+    stage = new_stage(window_days=30)
+    crew = members("crew", 11)
+    [founded] = run(stage, ring(crew[:8])).findings
+    later = run(stage, ring(crew[4:], START + 31 * DAY))  # the first four's ties expired
+    assert set(stage.rings[founded.ring_id].members) == set(crew[4:])
+    [row] = rows(later)
+    assert row["ring_id"] == founded.ring_id
+    assert row["members"] == crew and row["size"] == 11
+
+
 def test_members_later_events_carry_ring_member_reasons() -> None:
     stage = new_stage()
     crew = members("crew", 8)
