@@ -54,8 +54,8 @@ class FutureBound:
         """Verdicts on this line and on lines held before it, in input order."""
         if self.skew_s <= 0:
             return ((event, raw, None),)
-        if self.wall is not None and event.ts > (wall := self.wall.now()) + self.skew_s:
-            return ((event, raw, self._ahead(event, wall, self.wall_name)),)
+        if self.wall is not None and event.ts > self.wall.now() + self.skew_s:
+            return ((event, raw, self._beyond_wall(event)),)
         if not self.follow_stream:
             return ((event, raw, None),)
         verdicts: list[Verdict] = []
@@ -95,14 +95,19 @@ class FutureBound:
     def _reject_held(self) -> list[Verdict]:
         held, self.held = self.held, []
         assert self.newest is not None  # a line is only held once one was accepted
-        return [(event, raw, self._ahead(event, self.newest, "the newest accepted event time",
-                                         "; the lines after it went back"))
-                for event, raw in held]
+        return [(event, raw, self._beyond_stream(event, self.newest)) for event, raw in held]
 
-    def _ahead(self, event: Event, reference: float, name: str, why: str = "") -> Rejection:
-        return Rejection(REASON, f"{event.timestamp} is {span(event.ts - reference)} ahead of "
-                                 f"{name} ({ts_to_text(reference)}){why}; the limit is "
-                                 f"[ingest] max_future_skew_s = {self.skew_s:g}")
+    def _beyond_wall(self, event: Event) -> Rejection:
+        # No wall time in the detail: a replay's quarantine rows stay the same whenever it runs
+        # (live, the row's own time is the wall clock's).
+        return Rejection(REASON, f"{event.timestamp} is more than [ingest] max_future_skew_s = "
+                                 f"{self.skew_s:g} s ahead of {self.wall_name}")
+
+    def _beyond_stream(self, event: Event, newest: float) -> Rejection:
+        return Rejection(REASON, f"{event.timestamp} is {span(event.ts - newest)} ahead of the "
+                                 f"newest accepted event time ({ts_to_text(newest)}) and the "
+                                 "lines after it went back; [ingest] max_future_skew_s = "
+                                 f"{self.skew_s:g} s")
 
 
 def future_bound(clock: Clock, *, skew_s: float, confirm_lines: int) -> FutureBound:

@@ -201,3 +201,23 @@ def test_a_replay_that_ends_a_month_later_keeps_its_last_line_and_its_deadlines(
     assert db.quarantine() == []
     assert db.count() == len(before) + len(after) + 1
     assert overdue(db) > 0
+
+
+def test_verdicts_do_not_depend_on_batch_boundaries(replay: ReplayLines) -> None:
+    """Held lines wait across batches: batches of 7 lines give the default's verdicts."""
+    start = time.time() - 100 * DAY
+    before = ordinary_lines(start, 300)
+    after = [line.replace(b'"evt-', b'"late-') for line in ordinary_lines(start + 40 * DAY, 100)]
+    lines = [*before[:50], line_at(253402300799.0, "year-9999"), *before[50:120],
+             line_at(start + 31 * DAY, "ahead"), *before[120:200],
+             line_at(start + 32 * DAY, "pair-1"), line_at(start + 32 * DAY + 1, "pair-2"),
+             *before[200:], *after]
+    quarantines, stored = [], []
+    for name, config in (("default", ""), ("small", "[storage]\nbatch_size = 7\n")):
+        db = replay(lines, name, config)
+        quarantines.append([row[1:5] for row in db.quarantine()])
+        stored.append(sorted(db.event_ids()))
+    assert [(offset, reason) for offset, reason, _, _ in quarantines[0]] == [
+        (sum(len(line) + 1 for line in lines[:index]), REASON) for index in (50, 121, 202, 203)]
+    assert quarantines[0] == quarantines[1]
+    assert stored[0] == stored[1] and len(stored[0]) == len(before) + len(after)
