@@ -66,12 +66,15 @@ class FutureBound:
                     return self._accept_held()
                 return ()
             verdicts = self._reject_held()
-        if self.newest is not None and event.ts > self.newest + self.skew_s \
-                and self.confirm_lines > 1:
-            self.held.append((event, raw))
+        newest = self.newest
+        if newest is None or event.ts <= newest + self.skew_s or self.confirm_lines <= 1:
+            if newest is None or event.ts > newest:
+                self.newest = event.ts
+            if not verdicts:  # the common case, kept cheap: it is every line
+                return ((event, raw, None),)
+            verdicts.append((event, raw, None))
             return verdicts
-        self._accepted(event.ts)
-        verdicts.append((event, raw, None))
+        self.held.append((event, raw))
         return verdicts
 
     def finish(self) -> Sequence[Verdict]:
