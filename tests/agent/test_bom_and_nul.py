@@ -7,6 +7,7 @@ naming the byte of the line where it is."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -122,4 +123,29 @@ def test_live_agent_bom_nul_and_future_lines(
     assert sorted(db.event_ids()) == ["current", "first", "old"]
     reasons = {raw: reason for _, _, reason, _, raw, _ in db.quarantine()}
     assert reasons == {lines[1]: "byte_order_mark", lines[2]: "nul_byte", lines[3]: REASON}
+    assert agent.stop() == 0
+
+
+def test_each_tcp_connection_may_start_with_a_bom(
+        tmp_path: Path, agent_process: Callable[..., Any], open_db: Any,
+        free_port: int) -> None:
+    """A connection is a stream of its own: its first line may carry a BOM."""
+    now = time.time()
+    db = open_db(tmp_path / "agent.db")
+    agent = agent_process("--tcp", f"127.0.0.1:{free_port}", "--db", str(db.path),
+                          "--log-level", "info")
+    agent.wait_for_log("listening on tcp")
+    sent = {
+        "c1": [BOM + dumps(event("c1-first", timestamp=iso(now))),
+               BOM + dumps(event("c1-spliced", timestamp=iso(now)))],
+        "c2": [BOM + dumps(event("c2-first", timestamp=iso(now))),
+               dumps(event("c2-second", timestamp=iso(now)))],
+    }
+    for lines in sent.values():
+        with socket.create_connection(("127.0.0.1", free_port), timeout=60) as sock:
+            sock.sendall(b"\n".join(lines) + b"\n")
+    agent.wait_for(lambda: db.count() + db.count("quarantine") == 4, what="all four lines")
+    assert sorted(db.event_ids()) == ["c1-first", "c2-first", "c2-second"]
+    [(_, offset, reason, _, raw, _)] = db.quarantine()
+    assert (offset, reason, raw) == (len(sent["c1"][0]) + 1, "byte_order_mark", sent["c1"][1])
     assert agent.stop() == 0
