@@ -22,6 +22,7 @@ from agent.sources.base import Chunk, Source
 from ottwatch.clock import Clock, EventClock
 from ottwatch.events import Event, Rejection, parse_line
 from ottwatch.pipeline import Assessment, Batch, Finding, Pipeline
+from ottwatch.time_bounds import FutureBound, Verdict
 from storage.writer import BatchWriter, Quarantined, SourcePosition
 
 log = logging.getLogger("ottwatch.agent")
@@ -98,6 +99,7 @@ class Agent:
         overlap_commits: bool | None = None,
         after_commit: Sequence[AfterCommit] = (),
         on_idle: Sequence[Callable[[], None]] = (),
+        time_bound: FutureBound | None = None,
     ) -> None:
         self.engine = engine
         self.writer = BatchWriter(engine)
@@ -112,6 +114,7 @@ class Agent:
         self.checkpoint = checkpoint
         self.after_commit = list(after_commit)
         self.on_idle = list(on_idle)
+        self.time_bound = time_bound or FutureBound(skew_s=0)  # none by default
         self.stats = AgentStats()
         # Where the database works while Python waits (PostgreSQL, over a socket), batch N
         # commits on a writer thread while batch N+1 is parsed and scored; one thread
@@ -149,6 +152,8 @@ class Agent:
                     self._idle()
                 if all(t.done() for t in tasks) and queue.empty():
                     break
+            if self.time_bound.holding:  # lines that wait for a verdict the input never gave
+                await asyncio.to_thread(self.process, [], end_of_input=True)
             for task in tasks:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     raise exc
@@ -237,7 +242,7 @@ class Agent:
             hook()
 
     # -- one batch -----------------------------------------------------------------
-    def process(self, chunks: list[Chunk]) -> Batch:
+    def process(self, chunks: list[Chunk], *, end_of_input: bool = False) -> Batch:
         events: list[Event] = []
         quarantined: list[Quarantined] = []
         positions: dict[str, SourcePosition] = {}
@@ -255,9 +260,11 @@ class Agent:
                     quarantined.append(Quarantined(source, offset, parsed.reason, parsed.detail,
                                                    data[:head], len(data)))
                 else:
-                    events.append(parsed)
+                    self._admit(self.time_bound.admit(parsed, data), events, quarantined)
             if chunk.position is not None:
                 positions[chunk.position.source] = chunk.position
+        if end_of_input:
+            self._admit(self.time_bound.finish(), events, quarantined)
         self.stats.lines += sum(len(c.lines) + len(c.too_long) for c in chunks)
 
         events = self._dedupe(events)
@@ -274,6 +281,16 @@ class Agent:
         self._inflight_ids = {e.event_id for e in events}
         self._pending = self._writes.submit(self._commit, batch, quarantined, checkpoints, marks)
         return batch
+
+    def _admit(self, verdicts: Sequence[Verdict], events: list[Event],
+               quarantined: list[Quarantined]) -> None:
+        for event, raw, rejection in verdicts:
+            if rejection is None:
+                events.append(event)
+            else:
+                quarantined.append(Quarantined(event.source, event.source_offset, rejection.reason,
+                                               rejection.detail, raw[:self.quarantine_head],
+                                               len(raw)))
 
     def _dedupe(self, events: list[Event]) -> list[Event]:
         seen: set[str] = set()

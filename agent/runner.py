@@ -32,6 +32,7 @@ from ottwatch.logs import setup_logging
 from ottwatch.scoring import AdaptiveScorer
 from ottwatch.stages import build_pipeline
 from ottwatch.thresholds_learning import relearn
+from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.heartbeat import beat
 from storage.queries import load_stage_states
@@ -95,6 +96,8 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
         queue_chunks=config.ingest.queue_chunks,
         checkpoint=checkpoint,
         overlap_commits=overlap_commits,
+        time_bound=future_bound(clock, skew_s=config.ingest.max_future_skew_s,
+                                confirm_lines=config.ingest.future_confirm_lines),
     )
 
 

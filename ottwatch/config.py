@@ -59,6 +59,12 @@ class IngestConfig(Section):
     max_line_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     quarantine_raw_bytes: int = Field(4096, ge=64, le=1024 * 1024)
     queue_chunks: int = Field(16, ge=1)  # × 256 KiB read blocks: what a stop must drain
+    # Events further ahead than this (of the wall clock; in replay also of the newest
+    # accepted event time) are quarantined as timestamp_in_future; 0: no bound.
+    max_future_skew_s: float = Field(86400.0, ge=0)
+    # Replay: lines in a row that far ahead and within the skew of each other are a real
+    # jump of the log (a gap), accepted; 1: the stream rule is off.
+    future_confirm_lines: int = Field(3, ge=1, le=10_000)
 
 
 class SourcesConfig(Section):

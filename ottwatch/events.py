@@ -46,6 +46,8 @@ KNOWN_FIELDS = frozenset(
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(slots=True)
@@ -159,7 +161,10 @@ def depth(value: Any, limit: int) -> int:
     return 0
 
 
-def _decode(data: bytes) -> Any | Rejection:
+def _decode(data: bytes, skipped: int = 0) -> Any | Rejection:
+    """The JSON value of a line orjson refused, or the reason to reject it. Byte
+    positions in details count from the start of the line as received, `skipped`
+    bytes (a byte order mark) before `data`."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -168,9 +173,16 @@ def _decode(data: bytes) -> Any | Rejection:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Rejection("invalid_utf8", f"byte {exc.start}: {exc.reason}")
-    if b"\x00" in data:
-        return Rejection("nul_byte", "raw NUL byte outside a JSON string")
+        if skipped == 0 and data.startswith(UTF16_BOMS):
+            return Rejection("invalid_utf8", "byte 0: a UTF-16 byte order mark: the log is "
+                             "UTF-16, and ottwatch reads UTF-8 (convert it, e.g. with iconv)")
+        return Rejection("invalid_utf8", f"byte {exc.start + skipped}: {exc.reason}")
+    if (first := data.find(b"\x00")) >= 0:
+        return Rejection("nul_byte", _nul_detail(data, first + skipped))
+    if skipped and not data.strip():
+        return Rejection("byte_order_mark", "the line holds nothing but a byte order mark")
+    if data.startswith(UTF8_BOM):  # json.loads would skip it where orjson refuses it
+        return Rejection("byte_order_mark", f"a second byte order mark at byte {skipped}")
     try:
         json.loads(data)
     except RecursionError:
@@ -182,6 +194,15 @@ def _decode(data: bytes) -> Any | Rejection:
     if "depth" in message or "recursion" in message:
         return Rejection("nesting_too_deep", message[:200])
     return Rejection("number_out_of_range", "a number does not fit in 64 bits or is NaN/Infinity")
+
+
+def _nul_detail(data: bytes, first: int) -> str:
+    count = data.count(0)
+    detail = (f"raw NUL byte (0x00) at byte {first} of the line ({count} in all); JSON allows "
+              "NUL only escaped, as \\u0000")
+    if len(data) >= 4 and 2 * count >= len(data) - 1:
+        detail += "; every other byte is NUL: is the log UTF-16?"
+    return detail
 
 
 def _required_text(raw: dict[str, Any], name: str) -> str | Rejection:
@@ -223,7 +244,20 @@ def parse_line(
     event = _fast_parse(data, source, offset)
     if event is not None:
         return event
-    raw = _decode(data)
+    skipped = 0
+    if data.startswith(UTF8_BOM):
+        # A byte order mark is a signature at the start of a stream (Windows tools write
+        # one); a line further on that starts with one is where another stream was
+        # spliced in (files concatenated), which the operator should see.
+        if offset != 0:
+            return Rejection("byte_order_mark", "a UTF-8 byte order mark starts a line that is "
+                             "not the first of its file or connection (files concatenated?)")
+        skipped = len(UTF8_BOM)
+        data = data[skipped:]
+        event = _fast_parse(data, source, offset)
+        if event is not None:
+            return event
+    raw = _decode(data, skipped)
     if isinstance(raw, Rejection):
         return raw
     if not isinstance(raw, dict):

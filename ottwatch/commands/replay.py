@@ -31,6 +31,9 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
 
     Time is event time, so the same input and config always give the same
     assessments and alerts; deadlines fire at the event time they fall due.
+    A line more than [ingest] max_future_skew_s ahead of the wall clock, or of
+    the newest event time before it (unless the lines after it follow: a gap in
+    the log), is quarantined as timestamp_in_future and does not move the clock.
     """
     from agent.runner import run_recorded
     from agent.sources.recorded import total_size
