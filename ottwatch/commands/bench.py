@@ -84,6 +84,8 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
         config.rings.enabled = False
         config.scoring["learning"] = {**config.scoring.get("learning", {}), "enabled": False}
     tune_for_throughput()  # as `ottwatch agent` and `replay` do
+    # The synthetic stream may run past today (long --days): all of it is to be measured.
+    config.ingest.max_future_skew_s = 0
     if not config.geo.city_db:  # measure with geo lookups on: the fixture databases
         fixtures = Path(str(importlib.resources.files("fixtures")))
         config.geo.city_db = str(fixtures / "data" / "GeoLite2-City.mmdb")
