@@ -7,8 +7,10 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -235,3 +237,59 @@ def test_a_bug_still_stops_the_agent_and_its_traceback_quotes_no_event_data(
     assert "CRITICAL ottwatch.agent: agent failed: OperationalError" in stderr
     assert "no such table: events" in stderr and "Traceback" in stderr
     assert_no_event_data(stderr, 50)
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[tuple[socket.socket, str]]:
+    """A datagram socket standing in for systemd's (a short path: AF_UNIX limit)."""
+    with tempfile.TemporaryDirectory(prefix="ow-faults-") as folder:
+        path = os.path.join(folder, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        try:
+            yield sock, path
+        finally:
+            sock.close()
+
+
+def messages_until(sock: socket.socket, done: Callable[[str], bool], timeout: float = 60.0
+                   ) -> list[str]:
+    deadline = time.monotonic() + timeout
+    messages: list[str] = []
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+        if done(messages[-1]):
+            return messages
+    raise AssertionError(f"not seen within {timeout}s; got {messages}")
+
+
+def test_systemd_hears_paused_and_the_watchdog_is_kept_while_the_fault_lasts(
+        tmp_path: Path, agent_process: Callable[..., Any], open_db: Any,
+        notify_socket: tuple[socket.socket, str]):
+    sock, address = notify_socket
+    log, db = tmp_path / "events.jsonl", open_db(tmp_path / "agent.db")
+    append_events(log, 0, 20)
+    agent = agent_process(str(log), "--db", str(db.path),
+                          env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "2000000"})
+    messages_until(sock, lambda m: "READY=1" in m)
+    agent.wait_for(lambda: db.count() == 20, what="the first events stored")
+    holder = hold_exclusive_lock(db.path)
+    try:
+        append_events(log, 20, 30)
+        [paused] = [m for m in messages_until(sock, lambda m: "STATUS=paused" in m)
+                    if "STATUS=paused" in m]
+        assert paused.startswith("STATUS=paused: storage fault (database locked since")
+        pinged = time.monotonic()
+        while_paused = messages_until(
+            sock, lambda m: m == "WATCHDOG=1" and time.monotonic() - pinged > 3.5)
+        assert while_paused.count("WATCHDOG=1") >= 3  # every second (half of WATCHDOG_USEC)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    messages_until(sock, lambda m: m.startswith("STATUS=ingesting into"))
+    agent.wait_for(lambda: db.count() == 50, what="the held-back events stored")
+    assert agent.stop() == 0
