@@ -122,7 +122,11 @@ class AlertSender:
 
     def send_due_once(self) -> list[Outcome]:
         """One pass, blocking (tests, `ottwatch alerts` commands)."""
-        return asyncio.run(self.send_due())
+        try:
+            return asyncio.run(self.send_due())
+        except BaseException:  # Ctrl-C: no thread keeps waiting out a storage fault
+            self.storage.halt()
+            raise
 
     async def send_due(self) -> list[Outcome]:
         now = self.clock()
