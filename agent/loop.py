@@ -34,6 +34,7 @@ from storage.writer import BatchWriter, Quarantined, SourcePosition
 log = logging.getLogger("ottwatch.agent")
 
 IDLE_WAKE_S = 0.5
+PAUSED = "sources paused (files and socket buffers hold the data)"
 
 
 @dataclass
@@ -108,8 +109,7 @@ class Agent:
         storage: FaultWaiter | None = None,
     ) -> None:
         self.engine = engine
-        self.storage = storage or FaultWaiter(
-            log, pausing="sources paused (files and socket buffers hold the data)")
+        self.storage = storage or FaultWaiter(log, pausing=PAUSED)
         self.writer = BatchWriter(engine)
         self.pipeline = pipeline
         self.sources = list(sources)
@@ -338,7 +338,6 @@ class Agent:
             except Exception as exc:  # a hook must never stop ingestion
                 log.error("after-commit hook %s failed: %s\n%s", _name(hook), describe(exc),
                           safe_traceback(exc))
-
 
 
 def _name(hook: Callable[..., object]) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from agent.commands import CommandPoller, Handler
 from agent.fault_alerts import StorageFaultAlerts
-from agent.loop import Agent, AgentStats
+from agent.loop import PAUSED, Agent, AgentStats
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
 from agent.sources.base import Source
@@ -117,8 +117,7 @@ class AgentService:
         self.config_path = config_path
         self.overrides = overrides
         self.notifier = Notifier()
-        self.storage = FaultWaiter(
-            log, pausing="sources paused (files and socket buffers hold the data)")
+        self.storage = FaultWaiter(log, pausing=PAUSED)
         self.storage.on_start.append(self._storage_fault)
         self.storage.on_clear.append(self._storage_cleared)
         self.stop = asyncio.Event()
@@ -170,11 +169,10 @@ class AgentService:
         assert self.engine is not None and self.agent is not None
         self._last_beat = time.monotonic()
         stats = self.agent.stats
+        info = {"stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
+                "last_event_ts": stats.last_event_ts}
         self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
-                                started_at=self.started_at, info={
-            "stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
-            "last_event_ts": stats.last_event_ts,
-        })
+                          started_at=self.started_at, info=info)
 
     # -- storage faults -------------------------------------------------------------
     def _ingesting(self) -> str:
@@ -190,7 +188,6 @@ class AgentService:
         """The ingest loop pets the watchdog as it goes; waiting out a storage fault is
         the agent working as meant, so meanwhile this does it (else systemd would kill
         and restart it into the same fault)."""
-        assert self.agent is not None
         interval = self.notifier.watchdog_interval
         while interval and not self.stop.is_set():
             if self.storage.outage is not None and \
@@ -205,7 +202,6 @@ class AgentService:
     def _job(self, run: Callable[[], object]) -> Callable[[], object]:
         """A job skips its turn while the database is at fault, and its errors reach
         the scheduler's log without their messages."""
-        assert self.agent is not None
         storage = self.storage
 
         def guarded() -> object:
