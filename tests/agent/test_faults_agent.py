@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from tests.alerts.conftest import Receiver
 
 T0 = 1_767_225_600.0
 FAULT_WARNING = "WARNING ottwatch.agent: storage fault:"
+SOCKET_LINES = 100_000
 
 
 def user_of(n: int) -> str:
@@ -293,3 +295,39 @@ def test_systemd_hears_paused_and_the_watchdog_is_kept_while_the_fault_lasts(
     messages_until(sock, lambda m: m.startswith("STATUS=ingesting into"))
     agent.wait_for(lambda: db.count() == 50, what="the held-back events stored")
     assert agent.stop() == 0
+
+
+def test_socket_clients_are_held_back_not_dropped_while_a_lock_lasts(
+        tmp_path: Path, agent_process: Callable[..., Any], open_db: Any, free_port: int):
+    db = open_db(tmp_path / "agent.db")
+    lines = tmp_path / "lines.jsonl"
+    expected = append_events(lines, 0, SOCKET_LINES)  # more than the queue and the buffers
+    config = tmp_path / "agent.toml"
+    config.write_text("[ingest]\nqueue_chunks = 2\n", encoding="utf-8")
+    agent = agent_process("--tcp", f"127.0.0.1:{free_port}", "--db", str(db.path),
+                          "--log-level", "info", config=config)
+    agent.wait_for_log("agent ready")
+    holder = hold_exclusive_lock(db.path)
+    sent = threading.Event()
+
+    def send() -> None:
+        with socket.create_connection(("127.0.0.1", free_port), timeout=120) as client:
+            client.sendall(lines.read_bytes())  # blocks while the agent does not read
+        sent.set()
+
+    sender = threading.Thread(target=send, daemon=True)
+    try:
+        sender.start()
+        agent.wait_for_log("storage fault: database locked since", timeout=60)
+        time.sleep(2)
+        assert db.count() == 0
+        assert not sent.is_set(), "the client was not held back"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    agent.wait_for(lambda: db.count() == SOCKET_LINES, 120, what="every line the client sent")
+    assert sent.wait(30)
+    sender.join(10)
+    assert agent.stop() == 0
+    db.assert_stored_once(expected)
+    assert agent.stderr().count(FAULT_WARNING) == 1
