@@ -5,6 +5,11 @@ Sources run as asyncio tasks feeding a bounded queue (backpressure). A batch
 closes at `batch_size` lines or `batch_latency` seconds after its first line,
 whichever comes first, and is processed in a worker thread so the event loop
 keeps reading while SQLite writes.
+
+Every database call goes through `self.storage`, which waits out a locked, full or
+unreachable database by retrying the same call: meanwhile nothing is taken from the
+queue, so the sources stop once it is full and the data waits in the files and the
+sockets' buffers (backpressure: nothing dropped, nothing read twice).
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from ottwatch.clock import Clock, EventClock
 from ottwatch.events import Event, Rejection, parse_line
 from ottwatch.pipeline import Assessment, Batch, Finding, Pipeline
 from ottwatch.time_bounds import FutureBound, Verdict
+from storage.fault_wait import FaultWaiter
+from storage.faults import describe, safe_traceback
 from storage.writer import BatchWriter, Quarantined, SourcePosition
 
 log = logging.getLogger("ottwatch.agent")
 
 IDLE_WAKE_S = 0.5
+PAUSED = "sources paused (files and socket buffers hold the data)"
 
 
 @dataclass
@@ -100,8 +108,10 @@ class Agent:
         after_commit: Sequence[AfterCommit] = (),
         on_idle: Sequence[Callable[[], None]] = (),
         time_bound: FutureBound | None = None,
+        storage: FaultWaiter | None = None,
     ) -> None:
         self.engine = engine
+        self.storage = storage or FaultWaiter(log, pausing=PAUSED)
         self.writer = BatchWriter(engine)
         self.pipeline = pipeline
         self.sources = list(sources)
@@ -140,6 +150,8 @@ class Agent:
         tasks = [asyncio.create_task(s.run(queue, sources_stop), name=s.name)
                  for s in self.sources]
         stop_waiter = asyncio.create_task(stop.wait())
+        # A stop ends a wait for the database (the batch in hand is then not stored).
+        stop_waiter.add_done_callback(lambda _: self.storage.halt())
         try:
             while True:
                 if stop.is_set() and not sources_stop.is_set():
@@ -149,7 +161,7 @@ class Agent:
                 if chunks:
                     await asyncio.to_thread(self.process, chunks)
                 else:
-                    self._idle()
+                    await asyncio.to_thread(self._idle)
                 if all(t.done() for t in tasks) and queue.empty():
                     break
             if self.time_bound.holding:  # lines that wait for a verdict the input never gave
@@ -157,13 +169,11 @@ class Agent:
             for task in tasks:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     raise exc
-            self.flush()
-            final = self.pipeline.save_state(self.clock.now())
-            if final.upserts:
-                self._commit(final, [], [])
+            await asyncio.to_thread(self._finish)
             self.stats.finished = time.perf_counter()
             self.stats.cpu_finished = time.process_time()
         finally:
+            self.storage.halt()  # cancelled or failed: no thread keeps waiting for the database
             sources_stop.set()
             stop_waiter.cancel()
             for task in tasks:
@@ -233,6 +243,12 @@ class Agent:
             pending, self._pending = self._pending, None
             pending.result()
 
+    def _finish(self) -> None:
+        self.flush()
+        final = self.pipeline.save_state(self.clock.now())
+        if final.upserts:
+            self._commit(final, [], [])
+
     def _idle(self) -> None:
         self.flush()
         batch = self.pipeline.tick(self.clock.now())
@@ -300,7 +316,8 @@ class Agent:
                 seen.add(event.event_id)
                 unique.append(event)
         if unique:
-            known = self.writer.known_event_ids([e.event_id for e in unique])
+            known = self.storage.call(self.writer.known_event_ids,
+                                      [e.event_id for e in unique])
             known |= self._inflight_ids.intersection(seen)
             if known:
                 unique = [e for e in unique if e.event_id not in known]
@@ -315,8 +332,9 @@ class Agent:
         marks: Sequence[tuple[float, int]] = (),
     ) -> None:
         events, assessments, findings = batch.events, batch.assessments, batch.findings
-        self.writer.write(events=events, quarantined=quarantined, assessments=assessments,
-                          positions=positions, now=batch.now, upserts=batch.upserts)
+        self.storage.call(self.writer.write, events=events, quarantined=quarantined,
+                          assessments=assessments, positions=positions, now=batch.now,
+                          upserts=batch.upserts)
         committed = time.perf_counter()
         for read_at, count in marks:
             self.stats.record_latency(committed - read_at, count)
@@ -334,6 +352,10 @@ class Agent:
         for hook in self.after_commit:
             try:
                 hook(events, assessments, findings)
-            except Exception:  # a hook must never stop ingestion
-                log.exception("after-commit hook %r failed", hook)
+            except Exception as exc:  # a hook must never stop ingestion
+                log.error("after-commit hook %s failed: %s\n%s", _name(hook), describe(exc),
+                          safe_traceback(exc))
 
+
+def _name(hook: Callable[..., object]) -> str:
+    return getattr(hook, "__qualname__", type(hook).__name__)

@@ -14,7 +14,8 @@ from functools import partial
 from sqlalchemy import Engine
 
 from agent.commands import CommandPoller, Handler
-from agent.loop import Agent, AgentStats
+from agent.fault_alerts import StorageFaultAlerts
+from agent.loop import PAUSED, Agent, AgentStats
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
 from agent.sources.base import Source
@@ -34,6 +35,8 @@ from ottwatch.stages import build_pipeline
 from ottwatch.thresholds_learning import relearn
 from ottwatch.time_bounds import future_bound
 from storage import open_database
+from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
+from storage.faults import classify, describe, safe_traceback
 from storage.heartbeat import beat
 from storage.queries import load_stage_states
 from storage.retention import RetentionJob
@@ -41,6 +44,11 @@ from storage.retention import RetentionJob
 log = logging.getLogger("ottwatch.agent")
 
 HEARTBEAT_S = 5.0
+WATCHDOG_CHECK_S = 1.0
+
+
+class JobFailed(Exception):
+    """A job's error, told without its message (which may quote event data)."""
 
 
 @dataclass
@@ -75,7 +83,7 @@ def build_live_sources(config: Config, engine: Engine) -> LiveSources:
 
 def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clock, *,
                scoring: bool = True, checkpoint: bool = True,
-               overlap_commits: bool | None = None) -> Agent:
+               overlap_commits: bool | None = None, storage: FaultWaiter | None = None) -> Agent:
     pipeline = build_pipeline(config, scoring=scoring)
     pipeline.restore(load_stage_states(engine))
     if (alerts := find_alert_sink(pipeline)) is not None:
@@ -98,6 +106,7 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
         overlap_commits=overlap_commits,
         time_bound=future_bound(clock, skew_s=config.ingest.max_future_skew_s,
                                 confirm_lines=config.ingest.future_confirm_lines),
+        storage=storage,
     )
 
 
@@ -111,6 +120,9 @@ class AgentService:
         self.config_path = config_path
         self.overrides = overrides
         self.notifier = Notifier()
+        self.storage = FaultWaiter(log, pausing=PAUSED)
+        self.storage.on_start.append(self._storage_fault)
+        self.storage.on_clear.append(self._storage_cleared)
         self.stop = asyncio.Event()
         self.engine: Engine | None = None
         self.agent: Agent | None = None
@@ -127,6 +139,7 @@ class AgentService:
         log.warning("%s: draining and stopping", sig.name)
         self.notifier.stopping()
         self.stop.set()
+        self.storage.halt()
 
     def _on_reload(self) -> None:
         try:
@@ -159,10 +172,53 @@ class AgentService:
         assert self.engine is not None and self.agent is not None
         self._last_beat = time.monotonic()
         stats = self.agent.stats
-        beat(self.engine, "agent", pid=os.getpid(), started_at=self.started_at, info={
-            "stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
-            "last_event_ts": stats.last_event_ts,
-        })
+        info = {"stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
+                "last_event_ts": stats.last_event_ts}
+        self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
+                          started_at=self.started_at, info=info)
+
+    # -- storage faults -------------------------------------------------------------
+    def _ingesting(self) -> str:
+        return f"ingesting into {mask_url(self.config.storage.url)}"
+
+    def _storage_fault(self, outage: Outage) -> None:
+        self.notifier.status(f"paused: storage fault ({outage.summary})")
+
+    def _storage_cleared(self, _outage: Outage, _duration_s: float) -> None:
+        self.notifier.status(self._ingesting())
+
+    async def _watchdog_while_paused(self) -> None:
+        """The ingest loop pets the watchdog as it goes; waiting out a storage fault is
+        the agent working as meant, so meanwhile this does it (else systemd would kill
+        and restart it into the same fault)."""
+        interval = self.notifier.watchdog_interval
+        while interval and not self.stop.is_set():
+            if self.storage.outage is not None and \
+                    time.monotonic() - self._last_watchdog >= interval:
+                self.notifier.watchdog()
+                self._last_watchdog = time.monotonic()
+            try:
+                await asyncio.wait_for(self.stop.wait(), WATCHDOG_CHECK_S)
+            except TimeoutError:
+                pass
+
+    def _job(self, run: Callable[[], object]) -> Callable[[], object]:
+        """A job skips its turn while the database is at fault, and its errors reach
+        the scheduler's log without their messages."""
+        storage = self.storage
+
+        def guarded() -> object:
+            if storage.outage is not None:
+                return "skipped: storage fault"
+            try:
+                return run()
+            except Exception as exc:
+                if (fault := classify(exc)) is not None:
+                    log.info("a job skipped its turn: storage fault: %s", fault.what)
+                    return "skipped: storage fault"
+                raise JobFailed(describe(exc)) from None
+
+        return guarded
 
     def _jobs(self) -> Scheduler:
         """Work the agent does beside ingesting, each off the ingest path."""
@@ -170,11 +226,12 @@ class AgentService:
         engine, config, agent = self.engine, self.config, self.agent
         scheduler = Scheduler()
         retention = RetentionJob(engine, config.retention, config.storage.retention_days)
-        scheduler.add(Job("retention", retention.run, every_s=config.retention.interval_s),
-                      run_now=True)
+        scheduler.add(Job("retention", self._job(retention.run),
+                          every_s=config.retention.interval_s), run_now=True)
         scorer = agent.pipeline.scorer
         if isinstance(scorer, AdaptiveScorer):
-            scheduler.add(Job("thresholds", lambda: relearn(engine, scorer, now=time.time()),
+            scheduler.add(Job("thresholds",
+                              self._job(lambda: relearn(engine, scorer, now=time.time())),
                               daily_at="03:00"))
         handlers = self.command_handlers(scheduler)
         stage = learning_stage(agent.pipeline)
@@ -183,11 +240,11 @@ class AgentService:
                 engine, stage, context=lambda: context_stages(self.config),
                 trainer=ProcessTrainer(engine.url.render_as_string(hide_password=False),
                                        lambda: partial(context_stages, self.config)))
-            scheduler.add(Job("learning", learning.tick,
+            scheduler.add(Job("learning", self._job(learning.tick),
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback
         poller = CommandPoller(engine, handlers)
-        scheduler.add(Job("commands", poller.run_once, every_s=1.0))
+        scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler
 
     def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
@@ -201,30 +258,62 @@ class AgentService:
         return {"run-job": run_job}
 
     async def run(self) -> AgentStats:
+        """Runs the agent; an error ends it with status 1 and a traceback whose messages
+        are `describe`d (no event data), a stop during a storage fault too."""
+        try:
+            return await self._run()
+        except ConfigError:
+            raise
+        except StorageUnavailable as exc:
+            log.error("%s; the lines read since the last commit were not stored (files "
+                      "resume from their checkpoints at the next start)", exc)
+            raise SystemExit(1) from None
+        except Exception as exc:
+            log.critical("agent failed: %s\n%s", describe(exc), safe_traceback(exc))
+            raise SystemExit(1) from None
+
+    def _open(self) -> tuple[Engine, LiveSources, Agent]:
+        engine = open_database(self.config.storage.url)
+        try:
+            sources = build_live_sources(self.config, engine)
+            if not sources.all():
+                raise ConfigError("no sources: set [sources] files/tcp/unix/stdin or pass "
+                                  "them on the command line (see `ottwatch agent --help`)")
+            agent = make_agent(self.config, engine, sources.all(), WallClock(),
+                               storage=self.storage)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine, sources, agent
+
+    async def _run(self) -> AgentStats:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
-        self.engine = open_database(self.config.storage.url)
-        self.sources = build_live_sources(self.config, self.engine)
-        if not self.sources.all():
-            raise ConfigError("no sources: set [sources] files/tcp/unix/stdin or pass them "
-                              "on the command line (see `ottwatch agent --help`)")
+        # A database locked or full at start is waited out like one at fault later.
+        self.engine, self.sources, self.agent = await asyncio.to_thread(
+            self.storage.call, self._open)
         self.started_at = time.time()
-        self.agent = make_agent(self.config, self.engine, self.sources.all(), WallClock())
         self.agent.on_idle.append(self._on_idle)
         self.agent.after_commit.append(lambda *_: self._on_idle())
         self.scheduler = self._jobs()
         jobs = asyncio.create_task(self.scheduler.run(self.stop))
+        watchdog = asyncio.create_task(self._watchdog_while_paused())
         alerts = find_alert_sink(self.agent.pipeline)
+        if alerts is not None:
+            fault_alerts = StorageFaultAlerts(alerts)
+            self.storage.on_start.append(fault_alerts.started)
+            self.storage.on_clear.append(fault_alerts.cleared)
         alerting = None if alerts is None else asyncio.create_task(
             run_alerting(self.engine, alerts, self.stop, send=True))
         self._heartbeat()
-        self.notifier.ready(f"ingesting into {mask_url(self.config.storage.url)}")
+        self.notifier.ready(self._ingesting())
         log.info("agent ready (pid %d)", os.getpid())
         try:
             stats = await self.agent.run(self.stop)
         finally:
             self.stop.set()
             await jobs
+            await watchdog
             if alerting is not None:
                 await alerting
         self._heartbeat()

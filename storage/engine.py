@@ -28,8 +28,14 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+# An unreachable server fails a connection attempt in this long rather than the
+# kernel's TCP timeout (minutes), so a lost database is a fault the agent waits out.
+PG_CONNECT_TIMEOUT_S = 10
+
+
 def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """An engine with the pragmas ottwatch relies on; the SQLite file is created 0600."""
+    """An engine with the pragmas ottwatch relies on; the SQLite file is created 0600.
+    Errors never quote bound parameters (`hide_parameters`): they are event data."""
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     elif url.startswith("postgresql://"):
@@ -37,10 +43,13 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         create_private_file(path)
-        engine = create_engine(url, poolclass=None if pool else NullPool)
+        engine = create_engine(url, poolclass=None if pool else NullPool, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool)
+    connect_args = {} if "connect_timeout" in make_url(url).query else \
+        {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool,
+                         hide_parameters=True, connect_args=connect_args)
 
 
 WAL_CHECKPOINT_PAGES = 10_000

@@ -3,8 +3,10 @@ alerts and the sources' checkpoints commit together or not at all."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +24,11 @@ QUARANTINE = QuarantineRow.__table__
 ASSESSMENTS = AssessmentRow.__table__
 CHECKPOINTS = Checkpoint.__table__
 
+# Test seam, for the tests only: while the file this variable names exists, a batch
+# write to SQLite finds the database full (SQLite's own SQLITE_FULL, through PRAGMA
+# max_page_count), as on a full disk, without needing a filesystem to fill.
+TEST_DISK_FULL_FLAG_ENV = "OTTWATCH_TEST_DISK_FULL_FLAG"
+SQLITE_MAX_PAGES = 4_294_967_294
 
 
 @dataclass(slots=True)
@@ -92,6 +99,9 @@ class BatchWriter:
             "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
         )
         self._upserts: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}
+        flag = os.environ.get(TEST_DISK_FULL_FLAG_ENV)
+        self._test_disk_full_flag = Path(flag) if flag and engine.dialect.name == "sqlite" \
+            else None
         upsert = self._insert(CHECKPOINTS)
         self._checkpoint_stmt = upsert.on_conflict_do_update(
             index_elements=["source"],
@@ -122,6 +132,8 @@ class BatchWriter:
         unindexed = self._unindexed
         self._unindexed = None  # unknown until this transaction commits
         with self.engine.begin() as conn:
+            if self._test_disk_full_flag is not None:
+                _test_disk_full_seam(conn, self._test_disk_full_flag)
             if events:
                 self._events.run(conn, (_event_row(e, now) for e in events))
             if quarantined:
@@ -206,6 +218,13 @@ def _last_per_key(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     keys = upsert_keys(name)
     latest = {tuple(row[k] for k in keys): row for row in rows}
     return list(latest.values())
+
+
+def _test_disk_full_seam(conn: Connection, flag: Path) -> None:
+    """No page may be added while `flag` exists (SQLite clamps the limit to the
+    database's current size); all pages again once it is gone."""
+    limit = 1 if flag.exists() else SQLITE_MAX_PAGES
+    conn.exec_driver_sql(f"PRAGMA max_page_count = {limit}")
 
 
 def _json_text(value: object) -> str | None:

@@ -3,8 +3,12 @@ outbox (`deliveries`), sends them with apprise in worker threads, and records th
 outcome: sent, retrying (exponential backoff with jitter, capped) or failed once
 the delivery has been retried for `delivery_expiry_s`.
 
-At-least-once: a row is marked sent only after apprise said so, so a crash in
-between sends it again; the body carries the alert id for receivers to dedupe.
+At-least-once, with at most one duplicate per crash per channel: each notification
+is marked (sent, or retrying) in its own small transaction as soon as its send
+returns, and a channel's next notification waits for that mark; a crash resends only
+the notification each channel had in flight. The body carries the alert id for
+receivers to dedupe. A locked or full database is waited out before the next send
+(`FaultWaiter`), so a notification is never sent twice for want of its mark.
 Several due rows for one alert and channel go as one notification of the alert's
 current state; rows the storm limit folded (`digest`) go as one digest per channel.
 """
@@ -27,6 +31,8 @@ from ottwatch.alerts.channels import Channel, notify_channel
 from ottwatch.alerts.content import digest_body, digest_title
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.pipeline import LEVEL_RANK
+from storage.fault_wait import FaultWaiter, StorageUnavailable
+from storage.faults import describe
 from storage.tables import AlertRow, DeliveryRow
 
 log = logging.getLogger("ottwatch.alerts")
@@ -65,7 +71,7 @@ class Outcome:
 class AlertSender:
     def __init__(self, engine: Engine, settings: AlertSettings, channels: Sequence[Channel], *,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 batch_limit: int = BATCH_LIMIT) -> None:
+                 batch_limit: int = BATCH_LIMIT, storage: FaultWaiter | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.channels = {c.name: c for c in channels}
@@ -73,6 +79,7 @@ class AlertSender:
         self.rng = rng or random.Random()
         self.batch_limit = batch_limit
         self._full = False
+        self.storage = storage or FaultWaiter(log, pausing="alert delivery paused")
         self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="ottwatch-alerts")
 
     async def _off_loop(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -81,10 +88,14 @@ class AlertSender:
 
     def close(self) -> None:
         """Let go of the sending threads (one still waiting on a channel finishes alone)."""
+        self.storage.halt()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
     # -- running -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, *, drain: bool = False) -> None:
         """Send due deliveries until `stop` is set; with `drain`, one last pass after."""
+        halt = asyncio.create_task(stop.wait())
+        halt.add_done_callback(lambda _: None if drain else self.storage.halt())
         while not stop.is_set():
             await self._pass_logged()
             if self._full:
@@ -95,40 +106,43 @@ class AlertSender:
                 pass
         if drain:
             await self._pass_logged()
+        halt.cancel()
         self.close()
 
     async def _pass_logged(self) -> list[Outcome]:
         try:
             return await self.send_due()
+        except StorageUnavailable:  # stopping while the database is unavailable
+            self._full = False
+            return []
         except Exception as exc:  # the database may be busy or gone for a moment
-            log.error("alert sender: pass failed: %s: %s", type(exc).__name__, exc)
+            log.error("alert sender: pass failed: %s", describe(exc))
             self._full = False
             return []
 
     def send_due_once(self) -> list[Outcome]:
         """One pass, blocking (tests, `ottwatch alerts` commands)."""
-        return asyncio.run(self.send_due())
+        try:
+            return asyncio.run(self.send_due())
+        except BaseException:  # Ctrl-C: no thread keeps waiting out a storage fault
+            self.storage.halt()
+            raise
 
     async def send_due(self) -> list[Outcome]:
         now = self.clock()
-        rows = await self._off_loop(self._due_rows, now)
+        rows = await self._off_loop(self.storage.call, self._due_rows, now)
         self._full = len(rows) >= self.batch_limit
         if not rows:
             return []
         units = self._plan(rows)
-        alerts = await self._off_loop(self._alerts, {r["alert_id"] for r in rows})
+        alerts = await self._off_loop(self.storage.call, self._alerts,
+                                      {r["alert_id"] for r in rows})
         by_channel: dict[str, list[Unit]] = {}
         for unit in units:
             by_channel.setdefault(unit.channel, []).append(unit)
         results = await asyncio.gather(*(self._send_channel(name, batch, alerts)
                                          for name, batch in by_channel.items()))
-        sent = [pair for batch in results for pair in batch]
-        await self._off_loop(self._record, sent, self.clock())
-        outcomes = [outcome for _, outcome in sent]
-        for outcome in outcomes:
-            if not outcome.ok:
-                log.warning("alert delivery to %s failed: %s", outcome.channel, outcome.error)
-        return outcomes
+        return [outcome for batch in results for outcome in batch]
 
     # -- planning --------------------------------------------------------------------------
     def _due_rows(self, now: float) -> list[dict[str, Any]]:
@@ -163,18 +177,22 @@ class AlertSender:
 
     # -- sending ---------------------------------------------------------------------------
     async def _send_channel(self, name: str, units: list[Unit], alerts: dict[str, dict[str, Any]]
-                            ) -> list[tuple[Unit, Outcome]]:
-        """One channel's notifications, in order, one at a time."""
+                            ) -> list[Outcome]:
+        """One channel's notifications, in order, one at a time, each marked before the
+        next is sent."""
         channel = self.channels.get(name)
-        sent = []
+        outcomes = []
         for unit in units:
             if channel is None:
                 outcome = Outcome(name, unit.alert_ids, False,
                                   f"channel {name} is no longer configured", unit.digest)
             else:
                 outcome = await self._send_unit(channel, unit, alerts)
-            sent.append((unit, outcome))
-        return sent
+            await self._off_loop(self.storage.call, self._record, [(unit, outcome)], self.clock())
+            if not outcome.ok:
+                log.warning("alert delivery to %s failed: %s", outcome.channel, outcome.error)
+            outcomes.append(outcome)
+        return outcomes
 
     async def _send_unit(self, channel: Channel, unit: Unit,
                          alerts: dict[str, dict[str, Any]]) -> Outcome:
@@ -230,3 +248,24 @@ class AlertSender:
                         last_error=bindparam("b_error"), sent_at=bindparam("b_sent")))
         with self.engine.begin() as conn:
             conn.execute(stmt, changes)
+
+
+def send_direct(channels: Sequence[Channel], settings: AlertSettings, *, title: str, body: str,
+                severity: str) -> list[Outcome]:
+    """Send one notification to `channels` now, without the outbox (blocking; for when
+    the database that holds the outbox is what failed). Nothing is recorded or retried."""
+    pool = ThreadPoolExecutor(max_workers=max(1, len(channels)),
+                              thread_name_prefix="ottwatch-alerts")
+    futures = [pool.submit(notify_channel, channel, title=title, body=body,
+                           body_format=settings.body_format,
+                           notify_type=NOTIFY_TYPES.get(severity, "info"))
+               for channel in channels]
+    outcomes = []
+    for channel, future in zip(channels, futures, strict=True):
+        try:
+            ok, error = future.result(timeout=settings.send_timeout_s)
+        except TimeoutError:
+            ok, error = False, f"no answer within {settings.send_timeout_s:g} s"
+        outcomes.append(Outcome(channel.name, [], ok, error))
+    pool.shutdown(wait=False)  # a channel that never answers is left to finish alone
+    return outcomes
