@@ -306,10 +306,12 @@ class AgentService:
         alerting = None if alerts is None else asyncio.create_task(
             run_alerting(self.engine, alerts, self.stop, send=True))
         self._heartbeat()
-        self.notifier.ready(self._ingesting())
-        log.info("agent ready (pid %d)", os.getpid())
+        running = asyncio.create_task(self.agent.run(self.stop))
         try:
-            stats = await self.agent.run(self.stop)
+            await self._sources_listening(running)
+            self.notifier.ready(self._ingesting())
+            log.info("agent ready (pid %d)", os.getpid())
+            stats = await running
         finally:
             self.stop.set()
             await jobs
@@ -319,6 +321,18 @@ class AgentService:
         self._heartbeat()
         log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
         return stats
+
+
+    async def _sources_listening(self, running: asyncio.Task[AgentStats]) -> None:
+        """Until every socket listens (READY means clients can connect), or the agent
+        ends first (its error is raised where it is awaited)."""
+        events = [ready for source in (self.sources.all() if self.sources else [])
+                  if isinstance(ready := getattr(source, "ready", None), asyncio.Event)]
+        if not events:
+            return
+        listening = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in events)))
+        await asyncio.wait([listening, running], return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
 
 
 async def run_recorded(
