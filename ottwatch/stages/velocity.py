@@ -8,7 +8,8 @@
 - `data.bulk_export`: an export far above the user's own exports or far above the
   population's high quantile, never below an absolute floor.
 - `account.takeover_pattern`: a new device or country on an established account (seen
-  for `takeover_min_account_age_s` before it), then within a window a password, e-mail
+  for `takeover_min_account_age_s` before it), or a login from an address bursting
+  failed logins across accounts around then, then within a window a password, e-mail
   or payment change. Failed authentication neither teaches a device or country nor
   counts as one: nobody got in.
 
@@ -96,12 +97,26 @@ class UserState:
     last_region: str | None = None
     novelty_ts: float = -math.inf
     novelty: str = ""
+    login_ip: str | None = None  # of the last successful login
+    login_ts: float = -math.inf
 
 
 @dataclass(slots=True)
 class IpFailures:
     events: deque[tuple[float, str]] = field(default_factory=deque)
     users: dict[str, int] = field(default_factory=dict)
+    # the address's latest burst of failed logins: from, to, most accounts failed in it
+    burst_from: float = -math.inf
+    burst_to: float = -math.inf
+    burst_users: int = 0
+
+    def bursting(self, ts: float, users: int, window: float) -> None:
+        if ts - self.burst_to > window:  # a new burst
+            self.burst_from, self.burst_users = ts, 0
+        self.burst_to, self.burst_users = ts, max(self.burst_users, users)
+
+    def burst_around(self, ts: float, window: float) -> bool:
+        return self.burst_from - window <= ts <= self.burst_to + window
 
     def add(self, ts: float, user_id: str, capacity: int) -> None:
         if len(self.events) >= capacity:
@@ -189,6 +204,7 @@ class VelocityStage:
         if not is_failed_login(event):
             if not event.error_code:  # a success (other errors are neither)
                 self._login_succeeded(batch, index, user)
+                user.login_ip, user.login_ts = event.ip_address, event.ts
             return
         if failures is None:
             failures = user.failures = deque(maxlen=settings.max_window_events)
@@ -223,6 +239,7 @@ class VelocityStage:
         count, users = len(state.events), len(state.users)
         if count < settings.ip_failure_threshold and users < settings.ip_distinct_users_threshold:
             return None
+        state.bursting(event.ts, users, settings.failure_window_s)
         return (settings.ip_failure_weight,
                 f"{count} failed logins in {settings.failure_window_s:g} s from {ip} "
                 f"across {users} users")
@@ -279,10 +296,28 @@ class VelocityStage:
             self._note_novelty(user, event.ts, device if new_device else None,
                                country if new_country else None)
         if event.event_type in SENSITIVE_CHANGES:
-            age = event.ts - user.novelty_ts
-            if 0 <= age <= self.settings.takeover_window_s:
+            after = self._news_before_change(user, event.ts)
+            if after:
                 batch.add(index, TAKEOVER, self.settings.takeover_weight,
-                          f"{event.event_type} {human_age(age)} after {user.novelty}")
+                          f"{event.event_type} {after}")
+
+    def _news_before_change(self, user: UserState, ts: float) -> str:
+        """What the change follows within the window: a novelty, or a login from an address
+        that was bursting failed logins across accounts around then (news whatever the
+        account's history: a victim may never have been seen before the attack)."""
+        window = self.settings.takeover_window_s
+        age = ts - user.novelty_ts
+        if 0 <= age <= window:
+            return f"{human_age(age)} after {user.novelty}"
+        ip = user.login_ip
+        age = ts - user.login_ts
+        if ip is None or not 0 <= age <= window:
+            return ""
+        state = self.ips.get(ip)
+        if state is None or not state.burst_around(user.login_ts, self.settings.failure_window_s):
+            return ""
+        return (f"{human_age(age)} after a login from {ip}, which failed logins for "
+                f"{state.burst_users} accounts around then")
 
     def _note_novelty(self, user: UserState, ts: float, device: str | None,
                       country: str | None) -> None:

@@ -304,6 +304,34 @@ def test_failed_logins_from_a_new_device_are_no_novelty(stage, make_event, run_s
     assert "bot-7" not in stage.users.get("u1").devices
 
 
+def test_a_login_from_a_stuffing_address_is_news_even_on_an_unknown_account(stage, make_event,
+                                                                          run_stage):
+    """The victim was never seen before the attack: no device is new to an account with no
+    history, but the address that just failed logins across ten accounts is."""
+    stuffing = [make_event("login", ts=T0 + 6 * k, user_id=f"victim-{k}",
+                           error_code="AUTH_FAILED", ip_address=ATTACKER_IP,
+                           device_id=f"bot-{k}") for k in range(200)]  # a 20-minute run
+    # victim-3 falls early in the run, before the address is seen bursting
+    taken = [make_event("login", ts=T0 + 20, user_id="victim-3", ip_address=ATTACKER_IP,
+                        device_id="bot-x"),
+             make_event("password_change", ts=T0 + 20 + 1200, user_id="victim-3",
+                         ip_address=ATTACKER_IP, device_id="bot-x")]
+    batch = run_stage(stage, sorted([*stuffing, *taken], key=lambda e: e.ts))
+    (index, reason), = reasons_with(batch, TAKEOVER)
+    assert batch.events[index].event_type == "password_change"
+    assert reason.detail == (f"password_change 20 min after a login from {ATTACKER_IP}, "
+                             "which failed logins for 51 accounts around then")
+
+
+def test_a_login_from_an_address_with_a_few_typos_is_no_news(stage, make_event, run_stage):
+    events = [make_event("login", ts=T0 + k, user_id=f"member-{k % 3}", error_code="AUTH_FAILED",
+                         ip_address="198.51.100.7") for k in range(4)]
+    events += [make_event("login", ts=T0 + 30, user_id="member-1", ip_address="198.51.100.7"),
+               make_event("email_change", ts=T0 + 90, user_id="member-1",
+                          ip_address="198.51.100.7")]
+    assert reasons_with(run_stage(stage, events), TAKEOVER) == []
+
+
 def test_new_ip_country_from_geo_then_email_change_fires(stage, make_event, run_stage):
     events = [make_event("login", ts=T0 - 2 * DAY, device_id="tv-1", region="US"),
               make_event("login", ts=T0 + 60, device_id="tv-1", region="US"),
