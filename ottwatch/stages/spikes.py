@@ -15,8 +15,8 @@ teach the hour scale its rate, while a lasting change is learned in about five w
 (minutes on the minute scale, days on the day scale, which only users above its floor
 of 500 events a day ever reach).
 
-Cost per event: a few arithmetic operations per scale; a window closes (EWMA and
-population update) at most once per scale and user per window.
+Cost per event: a few arithmetic operations per scale; a window closes (EWMA and a
+count in the population's tally) at most once per scale and user per window.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from ottwatch.stages.sketch import LogHistogram
 
 
 class SpikeScale(BaseModel):
@@ -82,17 +80,50 @@ def span_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+class Typical:
+    """A quantile of the population's window counts (whole numbers): a count per value,
+    the quantile recomputed every `every` additions."""
+
+    __slots__ = ("counts", "every", "quantile", "since", "total", "value")
+
+    def __init__(self, quantile: float, every: int = 512) -> None:
+        self.counts: dict[int, int] = {}
+        self.quantile = quantile
+        self.every = every
+        self.since = 0
+        self.total = 0
+        self.value = 0.0
+
+    def add(self, count: int) -> None:
+        counts = self.counts
+        counts[count] = counts.get(count, 0) + 1
+        self.total += 1
+        self.since += 1
+        if self.since >= self.every or self.total <= self.every and self.since >= 8:
+            self.since = 0
+            self.value = self._compute()
+
+    def _compute(self) -> float:
+        target = self.quantile * self.total
+        running = 0
+        for value in sorted(self.counts):
+            running += self.counts[value]
+            if running >= target:
+                return float(value)
+        return 0.0
+
+
 class SpikeDetector:
     def __init__(self, scales: Sequence[SpikeScale] = DEFAULT_SCALES, factor: float = 5.0,
                  alpha: float = 0.2, learn_cap: float = 5.0,
                  population_quantile: float = 0.5) -> None:
         self.widths = tuple(s.window_s for s in scales)
         self.floors = tuple(s.min_count for s in scales)
+        self._scales = tuple(enumerate(zip(self.widths, self.floors, strict=True)))
         self.factor = factor
         self.alpha = alpha
         self.learn_cap = learn_cap
-        self.quantile = population_quantile
-        self.population = tuple(LogHistogram(refresh_every=256) for _ in scales)
+        self.population = tuple(Typical(population_quantile) for _ in scales)
 
     def windows(self) -> list[Window]:
         return [Window() for _ in self.widths]
@@ -100,16 +131,16 @@ class SpikeDetector:
     def see(self, windows: list[Window], ts: float) -> Spike | None:
         """Count the event on every scale; the most telling spike, if any."""
         found: Spike | None = None
-        for scale, (window, width, floor) in enumerate(zip(windows, self.widths, self.floors,
-                                                           strict=True)):
+        for scale, (width, floor) in self._scales:
+            window = windows[scale]
             start = ts - ts % width
             if start > window.start:
                 self._close(window, scale, start)
-            window.count += 1
-            if window.count + window.previous < floor:
+            count = window.count = window.count + 1
+            if count + window.previous < floor:
                 continue
             elapsed = min(1.0, max(0.0, ts - window.start) / width)
-            recent = window.count + window.previous * (1.0 - elapsed)
+            recent = count + window.previous * (1.0 - elapsed)
             if recent < floor:
                 continue
             usual = self.usual(window, scale)
@@ -119,24 +150,24 @@ class SpikeDetector:
         return found
 
     def usual(self, window: Window, scale: int) -> float:
-        typical = self.population[scale].quantile(self.quantile)
+        typical = self.population[scale].value
         own = window.baseline if window.seen else 0.0
         return max(own, typical, 1.0)
 
     def _close(self, window: Window, scale: int, start: float) -> None:
         count = window.count
         if count:
-            usual = self.usual(window, scale)
             learned: float = count
-            if count >= self.floors[scale] and count > self.factor * usual:
-                learned = self.learn_cap * usual
+            if count >= self.floors[scale]:
+                usual = self.usual(window, scale)
+                if count > self.factor * usual:
+                    learned = self.learn_cap * usual
             if window.seen:
                 window.baseline += self.alpha * (learned - window.baseline)
             else:
                 window.baseline = learned
             window.seen += 1
             self.population[scale].add(round(learned))
-        adjacent = start - window.start == self.widths[scale]
-        window.previous = count if adjacent else 0
+        window.previous = count if start - window.start == self.widths[scale] else 0
         window.start = start
         window.count = 0

@@ -161,13 +161,18 @@ def test_a_new_user_with_few_events_does_not_fire(stage, make_event, run_stage):
 
 
 def test_a_new_user_is_judged_by_the_populations_usual(stage, make_event, run_stage):
-    population = [e for n in range(50) for e in ordinary_days(make_event, f"p{n}", T0, 3)]
-    bot = [make_event("search", ts=T0 + k, user_id="bot") for k in range(40)]
-    batch = run_stage(stage, [*population, *bot])
+    """Everyone here makes 8 requests in a minute now and then: a newcomer's 40 in a
+    minute is their usual times five, not a spike; 41 is."""
+    population = [make_event("access", ts=T0 - DAY + n * 600 + burst * 3600 + k,
+                             user_id=f"p{n}") for n in range(50) for burst in range(3)
+                  for k in range(8)]
+    bot = [make_event("search", ts=T0 + k, user_id="bot") for k in range(45)]
+    batch = run_stage(stage, [*sorted(population, key=lambda e: e.ts), *bot])
     fired = [i - len(population) for i, _ in reasons_with(batch, ACCESS_SPIKE)]
-    assert fired == list(range(29, 40))
-    assert "the population's usual 1.1 per 60 s (this user's: none yet)" in \
-        batch.reasons[len(population) + 29][0].detail
+    assert fired == list(range(40, 45))
+    assert batch.reasons[len(population) + 40][0].detail == (
+        "41 events in the last 60 s, 5.1x the population's usual 8.0 per 60 s "
+        "(this user's: none yet)")
 
 
 def test_a_lasting_higher_rate_is_learned(stage, make_event, run_stage):
