@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
+from ottwatch.stages import velocity_state
 from ottwatch.stages.auth import is_failed_auth, is_failed_login
 from ottwatch.stages.lru import LruMap
 from ottwatch.stages.sketch import LogHistogram
@@ -83,6 +84,10 @@ class VelocitySettings(BaseModel):
     takeover_weight: float = Field(55.0, ge=0, le=100)
     max_known_devices: int = Field(32, ge=1)
     max_known_countries: int = Field(16, ge=1)
+    # Who is established and the access baselines are saved at most this often (batch
+    # time): a snapshot holds every remembered user. A restart without one starts every
+    # account anew, and `takeover_min_account_age_s` then passes before a takeover shows.
+    snapshot_every_s: float = Field(3600.0, ge=0)
 
 
 @dataclass(slots=True)
@@ -170,6 +175,26 @@ class VelocityStage:
         self.spikes = SpikeDetector(settings.spike_scales, settings.spike_factor,
                                     settings.spike_baseline_alpha, settings.spike_learn_cap,
                                     settings.spike_population_quantile)
+        self.dirty = False
+        self._saved_at: float | None = None
+
+    def snapshot(self) -> bytes:
+        return velocity_state.dump(self.users.items(), self.spikes.widths)
+
+    def restore(self, data: bytes) -> None:
+        users = velocity_state.load(data, self.spikes.widths, self._new_user)
+        if users is None:
+            return
+        self.users = LruMap(self.settings.max_users)
+        for user_id, state in users[-self.settings.max_users:]:
+            self.users.get_or_create(user_id, lambda state=state: state)
+
+    def _mark(self, now: float) -> None:
+        """Ask for a snapshot at most every `snapshot_every_s` of batch time."""
+        saved = self._saved_at
+        if saved is None or not 0 <= now - saved < self.settings.snapshot_every_s:
+            self.dirty = True
+            self._saved_at = now
 
     def _new_user(self) -> UserState:
         return UserState(self.spikes.windows())
@@ -191,6 +216,8 @@ class VelocityStage:
             elif event_type in EXPORT_TYPES and event.bytes is not None:
                 self._export(batch, index, event.bytes, user)
             self._takeover(batch, index, event, user, geo[index] if geo is not None else None)
+        if batch.events:
+            self._mark(batch.now)
 
     # auth.failure_burst
 
