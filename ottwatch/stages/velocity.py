@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
@@ -46,6 +46,11 @@ TAKEOVER = "account.takeover_pattern"
 LOGIN_TYPES = frozenset({"login", "login_failed"})
 EXPORT_TYPES = frozenset({"download", "bulk_download", "export", "data_export"})
 SENSITIVE_CHANGES = frozenset({"password_change", "email_change", "payment_added"})
+
+# The one-window spike check's settings, replaced by `spike_scales`.
+REPLACED_SPIKE_KEYS = frozenset({"spike_window_s", "spike_min_count", "spike_baseline_floor",
+                                 "spike_min_history_windows", "spike_absolute_count"})
+
 
 class VelocitySettings(BaseModel):
     max_users: int = Field(200_000, ge=1)
@@ -88,6 +93,16 @@ class VelocitySettings(BaseModel):
     # time): a snapshot holds every remembered user. A restart without one starts every
     # account anew, and `takeover_min_account_age_s` then passes before a takeover shows.
     snapshot_every_s: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_single_window_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            old = sorted(REPLACED_SPIKE_KEYS & values.keys())
+            if old:
+                raise ValueError(f"{', '.join(old)}: access spikes are judged on several "
+                                 "scales now; set spike_scales = [{window_s, min_count}...]")
+        return values
 
 
 @dataclass(slots=True)

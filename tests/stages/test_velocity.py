@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
@@ -182,6 +183,11 @@ def test_a_lasting_higher_rate_is_learned(stage, make_event, run_stage):
     fired = {int((events[i].ts - T0) // 3600)
              for i, _ in reasons_with(run_stage(stage, events), ACCESS_SPIKE)}
     assert fired and max(fired) < 24  # the first day's bursts only
+
+
+def test_the_single_window_settings_are_refused_with_what_replaced_them():
+    with pytest.raises(ValidationError, match="spike_scales"):
+        VelocitySettings(spike_window_s=60, spike_min_count=30)
 
 
 def test_spike_scales_are_settings(make_event, run_stage):
