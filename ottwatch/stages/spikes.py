@@ -5,12 +5,13 @@ Per user and per scale (a minute, ten minutes, an hour, a day by default) a tumb
 window of event counts, read as a sliding one (the current window plus the part of
 the previous one still inside the span), and a baseline: an EWMA of the counts of the
 windows in which the user was active. Per scale the population's median active window
-is a floor under every user's baseline, so a new user has one from its first event.
+is a floor under every user's baseline and where a new user's baseline starts, so a
+new user has one from its first event.
 An event is a spike on a scale when the sliding count reaches the scale's absolute
 floor (below it a quiet user watching a film never fires, whatever its baseline) and
-exceeds `factor` times the usual. A window that spiked is learned as `learn_cap`
-times the usual at most (by default the threshold itself), so with the EWMA's alpha of
-0.2 a spike raises the baseline at most 1.8-fold a window: a scraper's hour does not
+exceeds `factor` times the usual. A window is learned as `learn_cap` times the usual
+at most (by default the threshold itself), so with the EWMA's alpha of 0.2 a window
+raises the baseline at most 1.8-fold, however many events it held: a scraper's hour does not
 teach the hour scale its rate, while a lasting change is learned in about five windows
 (minutes on the minute scale, days on the day scale, which only users above its floor
 of 500 events a day ever reach).
@@ -157,15 +158,11 @@ class SpikeDetector:
     def _close(self, window: Window, scale: int, start: float) -> None:
         count = window.count
         if count:
-            learned: float = count
-            if count >= self.floors[scale]:
-                usual = self.usual(window, scale)
-                if count > self.factor * usual:
-                    learned = self.learn_cap * usual
-            if window.seen:
-                window.baseline += self.alpha * (learned - window.baseline)
-            else:
-                window.baseline = learned
+            usual = self.usual(window, scale)
+            learned = min(count, self.learn_cap * usual)
+            if not window.seen:  # a user's first window moves the population's usual
+                window.baseline = max(self.population[scale].value, 1.0)
+            window.baseline += self.alpha * (learned - window.baseline)
             window.seen += 1
             self.population[scale].add(round(learned))
         window.previous = count if start - window.start == self.widths[scale] else 0
