@@ -14,7 +14,8 @@
   counts as one: nobody got in.
 
 All state is bounded: per-user and per-IP maps are LRU-capped, windows hold at most
-`max_window_events` entries, known devices and countries per user are capped.
+`max_window_events` entries, known devices and countries per user are capped. Who is
+established and the access baselines survive a restart (`velocity_state`).
 """
 
 from __future__ import annotations
