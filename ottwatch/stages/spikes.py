@@ -36,6 +36,10 @@ class SpikeScale(BaseModel):
     min_count: int = Field(ge=1)  # the absolute floor: fewer events never spike
 
 
+# The population's usual is the median of a sample of the windows closed: every fourth
+# (the tally is most of a close's cost; a median needs no census).
+POPULATION_SAMPLE = 4
+
 DEFAULT_SCALES = (
     SpikeScale(window_s=60, min_count=30),
     SpikeScale(window_s=600, min_count=40),
@@ -49,6 +53,7 @@ class Window:
     """One user's counts on one scale."""
 
     start: float = -math.inf
+    end: float = -math.inf  # start + the scale's width
     count: int = 0
     previous: int = 0  # the count of the window before, when it was adjacent
     baseline: float = 0.0
@@ -99,8 +104,8 @@ class Typical:
         counts = self.counts
         counts[count] = counts.get(count, 0) + 1
         self.total += 1
-        self.since += 1
-        if self.since >= self.every or self.total <= self.every and self.since >= 8:
+        since = self.since = self.since + 1
+        if since >= self.every or (since >= 8 and self.total <= self.every):
             self.since = 0
             self.value = self._compute()
 
@@ -120,7 +125,9 @@ class SpikeDetector:
                  population_quantile: float = 0.5) -> None:
         self.widths = tuple(s.window_s for s in scales)
         self.floors = tuple(s.min_count for s in scales)
-        self._scales = tuple(enumerate(zip(self.widths, self.floors, strict=True)))
+        self._scales = tuple((scale, width, floor) for scale, (width, floor)
+                             in enumerate(zip(self.widths, self.floors, strict=True)))
+        self._closed = [0] * len(scales)  # per scale: one in `POPULATION_SAMPLE` is tallied
         self.factor = factor
         self.alpha = alpha
         self.learn_cap = learn_cap
@@ -132,11 +139,10 @@ class SpikeDetector:
     def see(self, windows: list[Window], ts: float) -> Spike | None:
         """Count the event on every scale; the most telling spike, if any."""
         found: Spike | None = None
-        for scale, (width, floor) in self._scales:
+        for scale, width, floor in self._scales:
             window = windows[scale]
-            start = ts - ts % width
-            if start > window.start:
-                self._close(window, scale, start)
+            if ts >= window.end:
+                self._close(window, scale, ts - ts % width)
             count = window.count = window.count + 1
             if count + window.previous < floor:
                 continue
@@ -158,13 +164,18 @@ class SpikeDetector:
     def _close(self, window: Window, scale: int, start: float) -> None:
         count = window.count
         if count:
-            usual = self.usual(window, scale)
-            learned = min(count, self.learn_cap * usual)
-            if not window.seen:  # a user's first window moves the population's usual
-                window.baseline = max(self.population[scale].value, 1.0)
-            window.baseline += self.alpha * (learned - window.baseline)
+            population = self.population[scale]
+            typical = population.value if population.value > 1.0 else 1.0
+            # a user's first window moves on from the population's usual
+            baseline = window.baseline if window.seen else typical
+            cap = self.learn_cap * (baseline if baseline > typical else typical)
+            learned = count if count < cap else cap
+            window.baseline = baseline + self.alpha * (learned - baseline)
             window.seen += 1
-            self.population[scale].add(round(learned))
-        window.previous = count if start - window.start == self.widths[scale] else 0
+            closed = self._closed[scale] = self._closed[scale] + 1
+            if closed % POPULATION_SAMPLE == 1:
+                population.add(int(learned + 0.5))
+        window.previous = count if start == window.end else 0
         window.start = start
+        window.end = start + self.widths[scale]
         window.count = 0
