@@ -19,6 +19,11 @@ class GeoSettings(BaseModel):
     impossible_travel_weight: float = Field(60.0, ge=0, le=100)
     max_speed_kmh: float = Field(1000.0, gt=0)
     min_travel_km: float = Field(500.0, ge=0)
+    # A far place whose travel was impossible is trusted (a move, a second home) once this
+    # many successful events were seen there over at least `travel_trust_after_s`: an
+    # intruder's visit (login, password change, payment) lasts minutes, a life a day.
+    travel_trust_after_sightings: int = Field(3, ge=1)
+    travel_trust_after_s: float = Field(12 * 3600.0, ge=0)
     max_users: int = Field(200_000, ge=1)  # users whose last spot is remembered (LRU)
     cache_size: int = Field(100_000, ge=1)  # IPs whose answer is cached (LRU)
     # Travel state is saved at most this often (of batch time): a snapshot holds every

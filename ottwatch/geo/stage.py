@@ -4,7 +4,8 @@ reasons `geo.claimed_region_mismatch`, `geo.anonymizer` and `geo.impossible_trav
 Everything per IP (database lookup, list match, reason detail) is computed once and
 cached; per event the stage does a cache hit, a region comparison and, for a user
 seen at a new spot, one haversine. Anonymizer addresses take no part in travel:
-an exit node's location is not the user's.
+an exit node's location is not the user's. Travel is judged against the user's last
+trusted place; failed authentication is judged but never moves it (`geo.travel`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from ottwatch.geo.model import ANONYMIZER_KINDS, GeoHit
 from ottwatch.geo.settings import GeoSettings
 
 __all__ = ["GeoSettings", "GeoStage"]
-from ottwatch.geo.travel import Spot, TravelTracker
+from ottwatch.geo.travel import Spot, TravelTracker, Whereabouts
 from ottwatch.pipeline import Batch
 from ottwatch.regions import region_matches_country
+from ottwatch.stages.auth import is_failed_auth
 
 MISMATCH = "geo.claimed_region_mismatch"
 ANONYMIZER = "geo.anonymizer"
 IMPOSSIBLE_TRAVEL = "geo.impossible_travel"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 1: the last sighting per user, loaded as the trusted one
+READABLE_VERSIONS = (1, 2)
 
 KIND_NAMES = {"tor": "Tor exit node", "vpn": "VPN exit", "proxy": "anonymous proxy",
               "hosting": "hosting provider"}
@@ -69,8 +72,10 @@ class GeoStage:
         self.lookup = lookup if lookup is not None else GeoLookup()
         self.anonymizers = anonymizers if anonymizers is not None else AnonymizerSet()
         self.settings = settings if settings is not None else GeoSettings()
-        self.travel = TravelTracker(self.settings.max_speed_kmh, self.settings.min_travel_km,
-                                    self.settings.max_users)
+        settings = self.settings
+        self.travel = TravelTracker(settings.max_speed_kmh, settings.min_travel_km,
+                                    settings.max_users, settings.travel_trust_after_sightings,
+                                    settings.travel_trust_after_s)
         self.dirty = False
         self._unsaved = False
         self._saved_at: float | None = None
@@ -101,37 +106,44 @@ class GeoStage:
                 batch.add(index, ANONYMIZER, *found.anonymizer)
             if found.spot is not None:
                 seen = True
-                leap = see(event.user_id, found.spot, event.ts)
+                leap = see(event.user_id, found.spot, event.ts,
+                           trusted=not is_failed_auth(event))
                 if leap is not None:
                     batch.add(index, IMPOSSIBLE_TRAVEL, settings.impossible_travel_weight,
                               leap.describe())
         self._mark(seen, batch.now)
 
     def snapshot(self) -> bytes:
-        """The last spot per user, LRU order: `{"version", "spots": [[lat, lon, accuracy,
-        place]...], "users": [[user, spot index, ts]...]}` (users share their IP's spot)."""
+        """Per user, LRU order: `{"version", "spots": [[lat, lon, accuracy, place]...],
+        "users": [[user, spot, ts] or [user, spot, ts, former, candidate, candidate_first,
+        candidate_last, candidate_count]...]}`, spots by index (-1: none); users share
+        their IPs' spots."""
         index: dict[int, int] = {}  # id(spot) -> position in spots
         spots: list[Spot] = []
-        users = []
-        for user, (spot, ts) in self.travel.last.items():
-            number = index.get(id(spot))
-            if number is None:
-                number = index[id(spot)] = len(spots)
+
+        def number(spot: Spot | None) -> int:
+            if spot is None:
+                return -1
+            found = index.get(id(spot))
+            if found is None:
+                found = index[id(spot)] = len(spots)
                 spots.append(spot)
-            users.append((user, number, ts))
+            return found
+
+        users = [[user, *where.to_list(number)] for user, where in self.travel.users.items()]
         return orjson.dumps({"version": SNAPSHOT_VERSION, "users": users,
                              "spots": [(s.lat, s.lon, s.accuracy_km, s.place) for s in spots]})
 
     def restore(self, data: bytes) -> None:
         state = orjson.loads(data)
-        if state.get("version") != SNAPSHOT_VERSION:
+        if state.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"geo stage state version {state.get('version')!r}, "
-                             f"expected {SNAPSHOT_VERSION}")
+                             f"expected one of {READABLE_VERSIONS}")
         spots = [Spot(lat, lon, accuracy, place) for lat, lon, accuracy, place in state["spots"]]
-        last = self.travel.last
-        last.clear()
-        for user, index, ts in state["users"][-self.settings.max_users:]:
-            last[user] = (spots[index], ts)
+        users = self.travel.users
+        users.clear()
+        for user, *row in state["users"][-self.settings.max_users:]:
+            users[user] = Whereabouts.from_list(row, spots)
 
     def status(self) -> str:
         return f"{self.lookup.status()}; {self.anonymizers.describe()}"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ottwatch.stages.auth import AUTHENTICATION
+
+# The processing of personal data a consent covers: watching (a session's playback
+# telemetry as much as its `play`: viewing data), searching, downloads and exports,
+# access, purchases, profile edits. Not processing: authentication (proving who one
+# is needs no consent) and the consent events themselves.
 PROCESSING_EVENTS = (
-    "play", "download", "bulk_download", "export", "data_export", "access", "data_access",
-    "search", "purchase", "profile_update",
+    "play", "pause", "seek", "stop", "download", "bulk_download", "export", "data_export",
+    "access", "data_access", "search", "purchase", "profile_update",
 )
+NOT_PROCESSING = AUTHENTICATION | {"consent_granted", "consent_withdrawn"}
 
 
 class RegulationSettings(BaseModel):
@@ -40,6 +47,16 @@ class RegulationSettings(BaseModel):
     # much of it. 0 saves it with every batch that changes it.
     state_interval_s: float = Field(30.0, ge=0)
     state_every_events: int = Field(50_000, ge=0)
+
+    @field_validator("processing_events")
+    @classmethod
+    def _processing(cls, value: list[str]) -> list[str]:
+        value = [kind.lower() for kind in value]
+        wrong = sorted(set(value) & NOT_PROCESSING)
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: authentication and consent events are not "
+                             "processing that needs consent")
+        return value
 
 
 def settings_from_config(config: Any) -> RegulationSettings:

@@ -25,6 +25,7 @@ from ottwatch.regulations.timers import (
     CLOSED_BY,
     CLOSED_LATE,
     CODES,
+    DEADLINE_NEAR,
     LABELS,
     MISSED,
     OPENED_BY,
@@ -160,8 +161,10 @@ class ComplianceStage:
             named = named + opt_out
         if not named:
             return
+        # one reason, filed under the first regulation named (alerts digest per regulation)
         batch.add(index, CONSENT_CODE, self.settings.consent_weight,
-                  f"{event.event_type} with no consent {self._consent_terms(named, consent)}")
+                  f"{event.event_type} with no consent {self._consent_terms(named, consent)}",
+                  about=named[0])
 
     def _consent_terms(self, ids: tuple[str, ...], consent: str | None) -> str:
         key = (ids, consent)
@@ -264,7 +267,7 @@ class ComplianceStage:
 
     def _warning_finding(self, timer: Timer) -> Finding:
         return Finding(
-            code=CODES[timer.kind], severity=WARN_SEVERITY, ts=timer.warn_at,
+            code=DEADLINE_NEAR, severity=WARN_SEVERITY, ts=timer.warn_at,
             title=f"{LABELS[timer.kind]} {timer.request_id} due in "
                   f"{human_duration(timer.deadline - timer.warn_at)} ({timer.regulation})",
             detail=self._detail(timer), user_id=timer.user_id, request_id=timer.request_id,

@@ -13,6 +13,9 @@ CODES = {
     "deletion": "regulation.deletion_overdue",
     "breach": "regulation.breach_notification_late",
 }
+# The warning at `warn_fraction` of a deadline: its own code, never an overdue one (those
+# mean the deadline has passed).
+DEADLINE_NEAR = "regulation.deadline_near"
 LABELS = {"dsar": "DSAR", "deletion": "Deletion request", "breach": "Breach"}
 MISSED = {"dsar": "not fulfilled", "deletion": "not completed", "breach": "not notified"}
 OVERDUE_SEVERITY = {"dsar": "high", "deletion": "high", "breach": "critical"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -36,6 +36,10 @@ class LruMap(Generic[K, V]):
         else:
             data.move_to_end(key)
         return value
+
+    def items(self) -> Iterator[tuple[K, V]]:
+        """Least recently used first."""
+        return iter(self._data.items())
 
     def pop(self, key: K) -> V | None:
         return self._data.pop(key, None)

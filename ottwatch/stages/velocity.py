@@ -2,15 +2,20 @@
 
 - `auth.failure_burst`: failed logins per user, and per IP across users (credential
   stuffing); a successful login right after a user's burst also carries the reason.
-- `velocity.access_spike`: a user's events in the last window far above the user's
-  own baseline (an EWMA of the per-window counts of the windows in which it was active).
+- `velocity.access_spike`: a user's events over a minute, ten minutes, an hour or a
+  day far above its own baseline and the population's, and above an absolute floor
+  (`ottwatch.stages.spikes`).
 - `data.bulk_export`: an export far above the user's own exports or far above the
   population's high quantile, never below an absolute floor.
-- `account.takeover_pattern`: a new device or country, then within a window a
-  password, e-mail or payment change.
+- `account.takeover_pattern`: a new device or country on an established account (seen
+  for `takeover_min_account_age_s` before it), or a login from an address bursting
+  failed logins across accounts around then, then within a window a password, e-mail
+  or payment change. Failed authentication neither teaches a device or country nor
+  counts as one: nobody got in.
 
 All state is bounded: per-user and per-IP maps are LRU-capped, windows hold at most
-`max_window_events` entries, known devices and countries per user are capped.
+`max_window_events` entries, known devices and countries per user are capped. Who is
+established and the access baselines survive a restart (`velocity_state`).
 """
 
 from __future__ import annotations
@@ -18,14 +23,21 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
+from ottwatch.stages import velocity_state
+from ottwatch.stages.auth import is_failed_auth, is_failed_login
 from ottwatch.stages.lru import LruMap
+from ottwatch.stages.sketch import LogHistogram
+from ottwatch.stages.spikes import DEFAULT_SCALES, SpikeDetector, SpikeScale, Window
+
+__all__ = ["ACCESS_SPIKE", "BULK_EXPORT", "FAILURE_BURST", "TAKEOVER", "LogHistogram",
+           "SpikeScale", "VelocitySettings", "VelocityStage", "is_failed_login"]
 
 FAILURE_BURST = "auth.failure_burst"
 ACCESS_SPIKE = "velocity.access_spike"
@@ -35,7 +47,11 @@ TAKEOVER = "account.takeover_pattern"
 LOGIN_TYPES = frozenset({"login", "login_failed"})
 EXPORT_TYPES = frozenset({"download", "bulk_download", "export", "data_export"})
 SENSITIVE_CHANGES = frozenset({"password_change", "email_change", "payment_added"})
-AUTH_FAILED = "AUTH_FAILED"
+
+# The one-window spike check's settings, replaced by `spike_scales`.
+REPLACED_SPIKE_KEYS = frozenset({"spike_window_s", "spike_min_count", "spike_baseline_floor",
+                                 "spike_min_history_windows", "spike_absolute_count"})
+
 
 class VelocitySettings(BaseModel):
     max_users: int = Field(200_000, ge=1)
@@ -48,14 +64,13 @@ class VelocitySettings(BaseModel):
     ip_distinct_users_threshold: int = Field(10, ge=2)
     user_failure_weight: float = Field(40.0, ge=0, le=100)
     ip_failure_weight: float = Field(50.0, ge=0, le=100)
-    # velocity.access_spike
-    spike_window_s: float = Field(60.0, gt=0)
-    spike_factor: float = Field(5.0, gt=1)
-    spike_min_count: int = Field(30, ge=1)
+    # velocity.access_spike: per scale (window, absolute floor), see ottwatch.stages.spikes
+    spike_scales: list[SpikeScale] = Field(default_factory=lambda: list(DEFAULT_SCALES),
+                                           min_length=1)
+    spike_factor: float = Field(5.0, gt=1)  # times the usual (own baseline or population's)
     spike_baseline_alpha: float = Field(0.2, gt=0, le=1)
-    spike_baseline_floor: float = Field(2.0, ge=0)
-    spike_min_history_windows: int = Field(3, ge=0)
-    spike_absolute_count: int = Field(600, ge=0)  # before a baseline exists; 0: never
+    spike_learn_cap: float = Field(5.0, ge=1)  # a spiking window is learned as this x usual
+    spike_population_quantile: float = Field(0.5, gt=0, lt=1)
     spike_weight: float = Field(30.0, ge=0, le=100)
     # data.bulk_export
     export_floor_bytes: int = Field(1_000_000_000, ge=0)
@@ -69,20 +84,33 @@ class VelocitySettings(BaseModel):
     export_weight: float = Field(40.0, ge=0, le=100)
     # account.takeover_pattern
     takeover_window_s: float = Field(3600.0, gt=0)
+    # On a younger account everything is new (signup, trial and card within minutes, the
+    # TV added that evening): a new device or country is news only after this much history.
+    takeover_min_account_age_s: float = Field(86400.0, ge=0)
     takeover_weight: float = Field(55.0, ge=0, le=100)
     max_known_devices: int = Field(32, ge=1)
     max_known_countries: int = Field(16, ge=1)
+    # Who is established and the access baselines are saved at most this often (batch
+    # time): a snapshot holds every remembered user. A restart without one starts every
+    # account anew, and `takeover_min_account_age_s` then passes before a takeover shows.
+    snapshot_every_s: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_single_window_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            old = sorted(REPLACED_SPIKE_KEYS & values.keys())
+            if old:
+                raise ValueError(f"{', '.join(old)}: access spikes are judged on several "
+                                 "scales now; set spike_scales = [{window_s, min_count}...]")
+        return values
 
 
 @dataclass(slots=True)
 class UserState:
+    windows: list[Window]  # velocity.access_spike, one per scale
     failures: deque[float] | None = None
-    # tumbling windows of `spike_window_s`, aligned to multiples of it
-    window_start: float = -math.inf
-    window_count: int = 0
-    previous_count: int = 0
-    baseline: float = 0.0
-    windows_seen: int = 0
+    first_seen: float = math.inf  # of a successful event
     export_mean: float = 0.0
     exports_seen: int = 0
     devices: tuple[str, ...] = ()
@@ -90,12 +118,26 @@ class UserState:
     last_region: str | None = None
     novelty_ts: float = -math.inf
     novelty: str = ""
+    login_ip: str | None = None  # of the last successful login
+    login_ts: float = -math.inf
 
 
 @dataclass(slots=True)
 class IpFailures:
     events: deque[tuple[float, str]] = field(default_factory=deque)
     users: dict[str, int] = field(default_factory=dict)
+    # the address's latest burst of failed logins: from, to, most accounts failed in it
+    burst_from: float = -math.inf
+    burst_to: float = -math.inf
+    burst_users: int = 0
+
+    def bursting(self, ts: float, users: int, window: float) -> None:
+        if ts - self.burst_to > window:  # a new burst
+            self.burst_from, self.burst_users = ts, 0
+        self.burst_to, self.burst_users = ts, max(self.burst_users, users)
+
+    def burst_around(self, ts: float, window: float) -> bool:
+        return self.burst_from - window <= ts <= self.burst_to + window
 
     def add(self, ts: float, user_id: str, capacity: int) -> None:
         if len(self.events) >= capacity:
@@ -114,52 +156,6 @@ class IpFailures:
             self.users[user_id] = left
         else:
             del self.users[user_id]
-
-
-class LogHistogram:
-    """A streaming quantile sketch of non-negative sizes: counts in logarithmic buckets
-    (`per_octave` per doubling), so a quantile is exact to within one bucket (~9 %)."""
-
-    def __init__(self, per_octave: int = 8, refresh_every: int = 64) -> None:
-        self.per_octave = per_octave
-        self.counts = [0] * (64 * per_octave + 1)
-        self.total = 0
-        self.refresh_every = refresh_every
-        self._cache: dict[float, float] = {}
-        self._since_refresh = 0
-
-    def add(self, size: int) -> None:
-        index = 0 if size < 1 else min(len(self.counts) - 1,
-                                       1 + int(math.log2(size) * self.per_octave))
-        self.counts[index] += 1
-        self.total += 1
-        self._since_refresh += 1
-        if self._since_refresh >= self.refresh_every:
-            self._cache.clear()
-            self._since_refresh = 0
-
-    def quantile(self, q: float) -> float:
-        """The upper edge of the bucket holding the q-quantile (refreshed every few adds)."""
-        cached = self._cache.get(q)
-        if cached is None:
-            cached = self._cache[q] = self._compute(q)
-        return cached
-
-    def _compute(self, q: float) -> float:
-        target = q * self.total
-        running = 0
-        for index, count in enumerate(self.counts):
-            running += count
-            if running >= target and count:
-                return 2.0 ** (index / self.per_octave) if index else 1.0
-        return 0.0
-
-
-def is_failed_login(event: Event) -> bool:
-    if event.event_type == "login_failed":
-        return True
-    return (event.event_type == "login" and event.error_code is not None
-            and event.error_code.upper() == AUTH_FAILED)
 
 
 def ip_country(event: Event, hit: GeoHit | None) -> str | None:
@@ -191,62 +187,53 @@ class VelocityStage:
         self.users: LruMap[str, UserState] = LruMap(self.settings.max_users)
         self.ips: LruMap[str, IpFailures] = LruMap(self.settings.max_ips)
         self.export_sizes = LogHistogram()
+        settings = self.settings
+        self.spikes = SpikeDetector(settings.spike_scales, settings.spike_factor,
+                                    settings.spike_baseline_alpha, settings.spike_learn_cap,
+                                    settings.spike_population_quantile)
+        self.dirty = False
+        self._saved_at: float | None = None
+
+    def snapshot(self) -> bytes:
+        return velocity_state.dump(self.users.items(), self.spikes.widths)
+
+    def restore(self, data: bytes) -> None:
+        users = velocity_state.load(data, self.spikes.widths, self._new_user)
+        if users is None:
+            return
+        self.users = LruMap(self.settings.max_users)
+        for user_id, state in users[-self.settings.max_users:]:
+            self.users.get_or_create(user_id, lambda state=state: state)
+
+    def _mark(self, now: float) -> None:
+        """Ask for a snapshot at most every `snapshot_every_s` of batch time."""
+        saved = self._saved_at
+        if saved is None or not 0 <= now - saved < self.settings.snapshot_every_s:
+            self.dirty = True
+            self._saved_at = now
+
+    def _new_user(self) -> UserState:
+        return UserState(self.spikes.windows())
 
     def process(self, batch: Batch) -> None:
         geo: list[GeoHit | None] | None = batch.columns.get("geo")
         user_state = self.users.get_or_create
+        new_user = self._new_user
+        see_spike = self.spikes.see
+        spike_weight = self.settings.spike_weight
         for index, event in enumerate(batch.events):
-            user = user_state(event.user_id, UserState)
-            self._access_spike(batch, index, event, user)
+            user = user_state(event.user_id, new_user)
+            spike = see_spike(user.windows, event.ts)
+            if spike is not None:
+                batch.add(index, ACCESS_SPIKE, spike_weight, spike.describe())
             event_type = event.event_type
             if event_type in LOGIN_TYPES:
                 self._logins(batch, index, event, user)
             elif event_type in EXPORT_TYPES and event.bytes is not None:
                 self._export(batch, index, event.bytes, user)
             self._takeover(batch, index, event, user, geo[index] if geo is not None else None)
-
-    # velocity.access_spike
-
-    def _access_spike(self, batch: Batch, index: int, event: Event, user: UserState) -> None:
-        settings = self.settings
-        width = settings.spike_window_s
-        start = event.ts - event.ts % width
-        if start > user.window_start:
-            self._close_window(user, start)
-        user.window_count += 1
-        elapsed = max(0.0, event.ts - user.window_start) / width
-        recent = user.window_count + user.previous_count * max(0.0, 1.0 - elapsed)
-        if recent < settings.spike_min_count:
-            return
-        usual = max(user.baseline, settings.spike_baseline_floor)
-        known = user.windows_seen >= settings.spike_min_history_windows
-        if known and recent > settings.spike_factor * usual:
-            batch.add(index, ACCESS_SPIKE, settings.spike_weight,
-                      f"{recent:.0f} events in the last {width:g} s, {recent / usual:.1f}x "
-                      f"this user's usual {user.baseline:.1f} per {width:g} s")
-        elif (not known and settings.spike_absolute_count
-              and recent >= settings.spike_absolute_count):
-            batch.add(index, ACCESS_SPIKE, settings.spike_weight,
-                      f"{recent:.0f} events in the last {width:g} s from a user without "
-                      f"a baseline yet (limit {settings.spike_absolute_count})")
-
-    def _close_window(self, user: UserState, start: float) -> None:
-        settings = self.settings
-        if user.window_count:
-            count: float = user.window_count
-            if user.windows_seen >= settings.spike_min_history_windows:
-                # Once the baseline is known, a spike moves it only as far as the threshold.
-                usual = max(user.baseline, settings.spike_baseline_floor)
-                count = min(count, settings.spike_factor * usual)
-            if user.windows_seen:
-                user.baseline += settings.spike_baseline_alpha * (count - user.baseline)
-            else:
-                user.baseline = count
-            user.windows_seen += 1
-        adjacent = start - user.window_start == settings.spike_window_s
-        user.previous_count = user.window_count if adjacent else 0
-        user.window_start = start
-        user.window_count = 0
+        if batch.events:
+            self._mark(batch.now)
 
     # auth.failure_burst
 
@@ -260,6 +247,7 @@ class VelocityStage:
         if not is_failed_login(event):
             if not event.error_code:  # a success (other errors are neither)
                 self._login_succeeded(batch, index, user)
+                user.login_ip, user.login_ts = event.ip_address, event.ts
             return
         if failures is None:
             failures = user.failures = deque(maxlen=settings.max_window_events)
@@ -294,6 +282,7 @@ class VelocityStage:
         count, users = len(state.events), len(state.users)
         if count < settings.ip_failure_threshold and users < settings.ip_distinct_users_threshold:
             return None
+        state.bursting(event.ts, users, settings.failure_window_s)
         return (settings.ip_failure_weight,
                 f"{count} failed logins in {settings.failure_window_s:g} s from {ip} "
                 f"across {users} users")
@@ -335,6 +324,10 @@ class VelocityStage:
 
     def _takeover(self, batch: Batch, index: int, event: Event, user: UserState,
                   hit: GeoHit | None) -> None:
+        if is_failed_auth(event):
+            return  # judged by auth.failure_burst; it teaches nothing about the owner
+        if event.ts < user.first_seen:
+            user.first_seen = event.ts
         device = event.device_id
         new_device = device is not None and device not in user.devices
         country = hit.country if hit is not None else None
@@ -346,22 +339,42 @@ class VelocityStage:
             self._note_novelty(user, event.ts, device if new_device else None,
                                country if new_country else None)
         if event.event_type in SENSITIVE_CHANGES:
-            age = event.ts - user.novelty_ts
-            if 0 <= age <= self.settings.takeover_window_s:
+            after = self._news_before_change(user, event.ts)
+            if after:
                 batch.add(index, TAKEOVER, self.settings.takeover_weight,
-                          f"{event.event_type} {human_age(age)} after {user.novelty}")
+                          f"{event.event_type} {after}")
+
+    def _news_before_change(self, user: UserState, ts: float) -> str:
+        """What the change follows within the window: a novelty, or a login from an address
+        that was bursting failed logins across accounts around then (news whatever the
+        account's history: a victim may never have been seen before the attack)."""
+        window = self.settings.takeover_window_s
+        age = ts - user.novelty_ts
+        if 0 <= age <= window:
+            return f"{human_age(age)} after {user.novelty}"
+        ip = user.login_ip
+        age = ts - user.login_ts
+        if ip is None or not 0 <= age <= window:
+            return ""
+        state = self.ips.get(ip)
+        if state is None or not state.burst_around(user.login_ts, self.settings.failure_window_s):
+            return ""
+        return (f"{human_age(age)} after a login from {ip}, which failed logins for "
+                f"{state.burst_users} accounts around then")
 
     def _note_novelty(self, user: UserState, ts: float, device: str | None,
                       country: str | None) -> None:
-        """Remember a new device or country; it is news only for a user already known."""
+        """Remember a new device or country; it is news only for an established user (one
+        already known, seen for `takeover_min_account_age_s`)."""
         settings = self.settings
+        established = ts - user.first_seen >= settings.takeover_min_account_age_s
         novelties = []
         if device is not None:
-            if user.devices:
+            if user.devices and established:
                 novelties.append(f"new device {device}")
             user.devices = (*user.devices, device)[-settings.max_known_devices:]
         if country is not None:
-            if user.countries:
+            if user.countries and established:
                 novelties.append(f"new country {country}")
             user.countries = (*user.countries, country)[-settings.max_known_countries:]
         if novelties:

@@ -226,7 +226,7 @@ def test_remembered_users_are_lru_bounded(geo_lookup: GeoLookup) -> None:
     stage = GeoStage(geo_lookup, AnonymizerSet(), GeoSettings(max_users=2))
     run(stage, event(LOS_ANGELES, user="a"), event(LOS_ANGELES, user="b", minutes=1),
         event(LOS_ANGELES, user="a", minutes=2), event(LOS_ANGELES, user="c", minutes=3))
-    assert list(stage.travel.last) == ["a", "c"]  # b was the least recently seen
+    assert list(stage.travel.users) == ["a", "c"]  # b was the least recently seen
     batch = run(stage, event(FRANKFURT, user="b", minutes=4))
     assert codes(batch) == [[]]  # b was forgotten: nothing to compare with
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from itertools import count
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ottwatch.events import Event, ts_to_text
@@ -70,7 +71,27 @@ def test_withdrawal_then_play_fires_under_gdpr() -> None:
     reason = batch.reasons[0][0]
     assert reason.weight == 30.0
     assert "GDPR" in reason.detail and "withdrawn" in reason.detail
-    assert codes(batch, 1) == []  # pausing is not processing
+    assert reason.about == "GDPR"  # alerts digest consent lapses per regulation
+    assert codes(batch, 1) == ["consent.missing"]  # pausing processes viewing data too
+
+
+def test_a_sessions_telemetry_is_processing_and_authentication_is_not() -> None:
+    stage = ComplianceStage()
+    session = [ev(kind, T0 + n, session_id="s1", has_consent=False) for n, kind in
+               enumerate(("play", "pause", "seek", "play", "stop"))]
+    auth = [ev(kind, T0 + 10 + n, has_consent=False, **extra) for n, (kind, extra) in
+            enumerate((("login", {"error_code": "AUTH_FAILED"}), ("login_failed", {}),
+                       ("login", {}), ("token_refresh", {}), ("token_refresh_failed", {}),
+                       ("logout", {}), ("consent_withdrawn", {}), ("consent_granted", {})))]
+    batch = run(stage, session + auth)
+    assert [codes(batch, i) for i in range(len(session))] == [["consent.missing"]] * 5
+    assert batch.reasons[len(session):] == [[]] * len(auth)
+
+
+def test_each_consent_reason_names_its_regulation() -> None:
+    batch = run(ComplianceStage(), [ev("search", region="GB"), ev("stop", region="FR"),
+                                    ev("seek", region="CN")])
+    assert [r[0].about for r in batch.reasons] == ["UK_GDPR", "GDPR", "PIPL"]
 
 
 def test_processing_with_no_consent_recorded_fires_where_opt_in_applies() -> None:
@@ -126,9 +147,15 @@ def test_the_ip_location_and_the_remembered_region_bring_regulations_in_scope() 
 
 
 def test_processing_events_are_a_setting() -> None:
-    stage = ComplianceStage(RegulationSettings(processing_events=["login"]))
-    batch = run(stage, [ev("play"), ev("login", T0 + 1)])
+    stage = ComplianceStage(RegulationSettings(processing_events=["download"]))
+    batch = run(stage, [ev("play"), ev("download", T0 + 1)])
     assert [codes(batch, 0), codes(batch, 1)] == [[], ["consent.missing"]]
+
+
+@pytest.mark.parametrize("kind", ["login", "TOKEN_REFRESH", "logout", "consent_granted"])
+def test_authentication_and_consent_events_cannot_be_processing(kind: str) -> None:
+    with pytest.raises(ValidationError, match="not processing"):
+        RegulationSettings(processing_events=["play", kind])
 
 
 def test_the_user_book_is_bounded() -> None:
@@ -159,9 +186,10 @@ def test_an_unfulfilled_dsar_warns_then_fires_once_at_its_deadline() -> None:
     assert tick(stage, warn_at - 1).findings == []
     warned = tick(stage, warn_at)
     [warning] = warned.findings
-    assert (warning.code, warning.severity, warning.ts) == ("regulation.dsar_overdue", "medium",
-                                                            warn_at)
+    assert (warning.code, warning.severity, warning.ts) == ("regulation.deadline_near",
+                                                            "medium", warn_at)
     assert warning.title == "DSAR req-1 due in 6 d (GDPR)"
+    assert "overdue" not in f"{warning.title} {warning.detail}"
     assert warned.upserts["timers"][0]["state"] == "warned"
     assert tick(stage, deadline - 1).findings == []
 
@@ -418,4 +446,11 @@ def test_timers_and_state_commit_and_restore_through_the_database(tmp_path) -> N
                                      alerts.c.regulation).order_by(alerts.c.created_at)).all()
     assert [tuple(r) for r in rows] == [("dsar:req-9", "overdue", T0 + 30 * DAY)]
     assert [tuple(r) for r in raised] == [("medium", "req-9", "GDPR"), ("high", "req-9", "GDPR")]
+    with engine.connect() as conn:
+        titles = conn.execute(select(alerts.c.codes, alerts.c.title, alerts.c.body)
+                              .order_by(alerts.c.created_at)).all()
+    (warning_codes, warning, body), (overdue_codes, overdue, _) = titles
+    assert warning_codes == ["regulation.deadline_near"] and "overdue" not in warning + body
+    assert "due in 6 d" in body
+    assert overdue_codes == ["regulation.dsar_overdue"] and "overdue" in overdue
     engine.dispose()
