@@ -76,11 +76,12 @@ class VelocitySettings(BaseModel):
     export_floor_bytes: int = Field(1_000_000_000, ge=0)
     export_user_factor: float = Field(5.0, gt=1)
     export_user_min_history: int = Field(3, ge=1)
-    export_user_alpha: float = Field(0.2, gt=0, le=1)
     export_population_quantile: float = Field(0.99, gt=0, lt=1)
     export_population_factor: float = Field(2.0, ge=1)
     export_population_min_count: int = Field(200, ge=1)
     export_absolute_bytes: int = Field(50_000_000_000, ge=0)  # 0: no absolute limit
+    # Until the population has export_population_min_count sizes, this is "large".
+    export_cold_start_bytes: int = Field(10_000_000_000, ge=0)  # 0: no cold-start rule
     export_weight: float = Field(40.0, ge=0, le=100)
     # account.takeover_pattern
     takeover_window_s: float = Field(3600.0, gt=0)
@@ -111,7 +112,7 @@ class UserState:
     windows: list[Window]  # velocity.access_spike, one per scale
     failures: deque[float] | None = None
     first_seen: float = math.inf  # of a successful event
-    export_mean: float = 0.0
+    export_peak: float = 0.0  # the largest export before this one
     exports_seen: int = 0
     devices: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
@@ -296,10 +297,7 @@ class VelocityStage:
             if because:
                 batch.add(index, BULK_EXPORT, settings.export_weight,
                           f"export of {human_bytes(size)}: {because}")
-        if user.exports_seen:
-            user.export_mean += settings.export_user_alpha * (size - user.export_mean)
-        else:
-            user.export_mean = float(size)
+        user.export_peak = max(user.export_peak, float(size))
         user.exports_seen += 1
         self.export_sizes.add(size)
 
@@ -307,17 +305,24 @@ class VelocityStage:
         settings = self.settings
         if settings.export_absolute_bytes and size >= settings.export_absolute_bytes:
             return f"over the absolute limit of {human_bytes(settings.export_absolute_bytes)}"
-        if (user.exports_seen >= settings.export_user_min_history
-                and size > settings.export_user_factor * user.export_mean):
-            return (f"{size / max(user.export_mean, 1.0):.0f}x this user's usual "
-                    f"{human_bytes(user.export_mean)}")
         sizes = self.export_sizes
-        if sizes.total >= settings.export_population_min_count:
-            high = sizes.quantile(settings.export_population_quantile)
+        known = sizes.total >= settings.export_population_min_count
+        high = sizes.quantile(settings.export_population_quantile) if known else 0.0
+        # Far above the user's largest (downloads vary tenfold between titles, so not their
+        # mean), and, once the population is known, above what anyone usually takes: a
+        # few small downloads do not make an ordinary film a leak.
+        if (user.exports_seen >= settings.export_user_min_history
+                and size > settings.export_user_factor * user.export_peak and size > high):
+            return (f"{size / max(user.export_peak, 1.0):.0f}x this user's largest before "
+                    f"({human_bytes(user.export_peak)})")
+        if known:
             if size > settings.export_population_factor * high:
                 percent = settings.export_population_quantile * 100
                 return (f"{size / high:.1f}x the {percent:g}th percentile of all exports "
                         f"({human_bytes(high)})")
+        elif settings.export_cold_start_bytes and size >= settings.export_cold_start_bytes:
+            return (f"over {human_bytes(settings.export_cold_start_bytes)} while fewer than "
+                    f"{settings.export_population_min_count} exports are known")
         return ""
 
     # account.takeover_pattern

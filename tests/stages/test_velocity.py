@@ -215,7 +215,7 @@ def test_an_export_far_above_the_users_history_fires(stage, make_event, run_stag
     batch = run_stage(stage, [*history, big])
     (index, reason), = reasons_with(batch, BULK_EXPORT)
     assert index == 3
-    assert reason.detail == "export of 4.0 GB: 40x this user's usual 100.0 MB"
+    assert reason.detail == "export of 4.0 GB: 40x this user's largest before (100.0 MB)"
     assert reason.weight == stage.settings.export_weight
 
 
@@ -241,6 +241,22 @@ def test_an_export_over_the_absolute_limit_fires_with_no_history(stage, make_eve
     batch = run_stage(stage, [make_event("data_export", bytes=60 * GB)])
     (_, reason), = reasons_with(batch, BULK_EXPORT)
     assert "absolute limit of 50.0 GB" in reason.detail
+
+
+def test_an_ordinary_film_after_a_few_small_ones_does_not_fire(stage, make_event, run_stage):
+    # everyone's downloads: 50 MB to 2 GB, as titles vary
+    population = [make_event("download", ts=T0 + k, user_id=f"p{k}", bytes=(50 + 6 * k) * MB)
+                  for k in range(300)]
+    mine = [make_event("download", ts=T0 + 400 + k, bytes=size)
+            for k, size in enumerate([100 * MB, 150 * MB, 80 * MB, 1500 * MB])]
+    assert reasons_with(run_stage(stage, [*population, *mine]), BULK_EXPORT) == []
+
+
+def test_a_first_large_export_fires_before_the_population_is_known(stage, make_event,
+                                                                   run_stage):
+    batch = run_stage(stage, [make_event("data_export", bytes=20 * GB)])
+    (_, reason), = reasons_with(batch, BULK_EXPORT)
+    assert reason.detail == "export of 20.0 GB: over 10.0 GB while fewer than 200 exports are known"
 
 
 def test_a_user_who_always_exports_big_files_does_not_fire(stage, make_event, run_stage):
