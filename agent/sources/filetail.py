@@ -88,6 +88,9 @@ class TailedFile:
         self.splitter = LineSplitter(max_line, head)
         self.fingerprint = b""  # the bytes just before splitter.offset, to see a rewrite
         self.live_position: SourcePosition | None = None  # the live file's, last computed
+        # The live file's size when last looked at, with its fingerprint: a copytruncate
+        # shows even before anything was read (while the backlog is read, say).
+        self.seen: SourcePosition | None = None
         self.last_position: SourcePosition | None = None  # the last one past offset 0
         self.rotated_at: float | None = None
         self.backlog: list[Rotated] = []
@@ -148,6 +151,8 @@ class TailedFile:
         os.lseek(fd, offset, os.SEEK_SET)
         self.splitter = LineSplitter(self.max_line, self.head, offset)
         self._remember_fingerprint()
+        self.seen = None
+        self._observe()
 
     def close(self) -> None:
         if self.fd is not None:
@@ -184,7 +189,7 @@ class TailedFile:
         `check_rotation` then handles)."""
         if self.backlog:
             return self._read_backlog()
-        if self.fd is None or self._rewritten():
+        if self.fd is None or self._rewritten() or not self._observe():
             return None
         data = os.read(self.fd, READ_BYTES)
         if not data:
@@ -196,6 +201,8 @@ class TailedFile:
         return chunk
 
     def _read_backlog(self) -> Chunk:
+        if self.fd is not None and not self._observe():
+            self._on_truncate()  # the live file, not read yet, was copied and truncated
         rotated = self.backlog[0]
         chunk = Chunk(self.name, [])
         try:
@@ -225,6 +232,19 @@ class TailedFile:
         if digest is not None:
             self.live_position = SourcePosition(self.name, self.inode, resume, digest)
 
+    def _observe(self) -> bool:
+        """Note how far the live file has grown; False when it no longer holds what was
+        seen in it (truncated, or replaced in place)."""
+        assert self.fd is not None
+        size = os.fstat(self.fd).st_size
+        if (seen := self.seen) is not None:
+            if size == seen.offset:
+                return True
+            if size < seen.offset or fingerprint.of_fd(self.fd, seen.offset) != seen.fingerprint:
+                return False
+        self.seen = SourcePosition(self.name, self.inode, size, fingerprint.of_fd(self.fd, size))
+        return True
+
     def _rewritten(self) -> bool:
         """Are the bytes just before our read offset no longer what we read there?"""
         if not self.fingerprint:
@@ -240,7 +260,7 @@ class TailedFile:
             return []
         size = os.fstat(self.fd).st_size
         consumed = self.splitter.offset + len(self.splitter.pending)
-        if size < consumed or self._rewritten():
+        if size < consumed or self._rewritten() or not self._observe():
             return self._on_truncate()
         try:
             st = os.stat(self.path)
@@ -290,15 +310,17 @@ class TailedFile:
 
     def _on_truncate(self) -> list[Chunk]:
         assert self.fd is not None
-        before = self.live_position
+        resume = self.splitter.resume_offset
+        evidence = max((p for p in (self.live_position, self.seen) if p is not None),
+                       key=lambda p: p.offset, default=None)
         queued = False
-        if before is not None and before.offset:
+        if evidence is not None and evidence.offset:
             for _attempt in range(PLAN_ATTEMPTS):
                 found = generations(self.path)
-                index = find_holder(found, before, live_inode=self.inode)
+                index = find_holder(found, evidence, live_inode=self.inode)
                 if index is None:
                     break
-                if queued := self._queue([(found[index], before.offset)]):
+                if queued := self._queue([(found[index], resume)]):
                     log.info("%s: truncated (copytruncate); finishing from %s", self.path,
                              found[index].path.name)
                     break
@@ -309,6 +331,8 @@ class TailedFile:
         self.splitter = LineSplitter(self.max_line, self.head, 0)
         self.fingerprint = b""
         self.live_position = SourcePosition(self.name, self.inode, 0, fingerprint.of_fd(self.fd, 0))
+        self.seen = None
+        self._observe()
         if self.backlog:
             return []  # the backlog's chunks carry the positions
         return [Chunk(self.name, [], position=self.position())]
