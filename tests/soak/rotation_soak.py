@@ -220,6 +220,7 @@ class Agents:
 
     def stop(self) -> None:
         if self.current is not None:
+            self.current.wait_for_log("agent ready")  # SIGTERM before then is not handled
             code = self.current.stop()
             assert code == 0, f"agent exited {code}:\n{self.current.stderr()[-3000:]}"
             self.current = None
