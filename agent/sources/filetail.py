@@ -91,6 +91,7 @@ class TailedFile:
         # The live file's size when last looked at, with its fingerprint: a copytruncate
         # shows even before anything was read (while the backlog is read, say).
         self.seen: SourcePosition | None = None
+        self.generations_when_empty: set[int] = set()  # inodes, while `seen` is at 0
         self.last_position: SourcePosition | None = None  # the last one past offset 0
         self.rotated_at: float | None = None
         self.backlog: list[Rotated] = []
@@ -191,6 +192,8 @@ class TailedFile:
             return self._read_backlog()
         if self.fd is None or self._rewritten() or not self._observe():
             return None
+        if self.backlog:  # copies of lines the file no longer has, found by looking
+            return self._read_backlog()
         data = os.read(self.fd, READ_BYTES)
         if not data:
             return None
@@ -242,8 +245,41 @@ class TailedFile:
                 return True
             if size < seen.offset or fingerprint.of_fd(self.fd, seen.offset) != seen.fingerprint:
                 return False
+            if seen.offset == 0:
+                self._queue_unseen_copies()
         self.seen = SourcePosition(self.name, self.inode, size, fingerprint.of_fd(self.fd, size))
+        if size == 0:
+            self.generations_when_empty = {g.inode for g in generations(self.path)}
         return True
+
+    def _queue_unseen_copies(self) -> None:
+        """The file grew from empty. Lines written, copied away and truncated before we
+        looked leave no trace in it: a new uncompressed generation the file no longer
+        holds is such a copy (compressed copies are not looked for)."""
+        for _attempt in range(PLAN_ATTEMPTS):
+            copies = [g for g in generations(self.path)
+                      if g.inode not in self.generations_when_empty and g.inode != self.inode
+                      and not g.compressed and g.stat.st_size and not self._live_holds(g)]
+            if self._queue([(g, 0) for g in copies]):
+                for copy in copies:
+                    log.warning("%s: copied to %s and truncated before it was read; reading "
+                                "the copy first", self.path, copy.path.name)
+                return
+
+    def _live_holds(self, generation: Generation) -> bool:
+        """Does the live file start with all of `generation`'s content?"""
+        assert self.fd is not None
+        opened = open_generation(generation)
+        if opened is None:
+            return True  # gone or moved on: not a copy to read
+        try:
+            theirs = fingerprint.of_stream(opened.stream, generation.stat.st_size)
+        except UNREADABLE:
+            return True
+        finally:
+            opened.close()
+        return theirs is not None and fingerprint.of_fd(
+            self.fd, generation.stat.st_size) == theirs
 
     def _rewritten(self) -> bool:
         """Are the bytes just before our read offset no longer what we read there?"""
