@@ -163,9 +163,10 @@ class TailedFile:
             rotated.opened.close()
 
     # -- reading ---------------------------------------------------------------
-    def position(self) -> SourcePosition:
-        """The checkpoint once what was handed on is stored. Offset 0 of a new file
-        tells nothing about its content: the end of the file before it stands in."""
+    def position(self) -> SourcePosition | None:
+        """The checkpoint once what was handed on is stored (None: keep the last one).
+        Offset 0 of a new file tells nothing about its content: the end of the file
+        before it stands in."""
         if self.backlog:
             return self._settle(self._backlog_position(self.backlog[0]))
         return self._settle(self.live_position or SourcePosition(

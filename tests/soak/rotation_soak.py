@@ -231,7 +231,8 @@ class Agents:
             for line in process.stderr().splitlines():
                 for what in ("resumed at offset", "rotated while stopped",
                              "replaced while stopped", "truncated (copytruncate)",
-                             "rotated (rename)", "was rotated away before it was read"):
+                             "rotated (rename)", "was rotated away before it was read",
+                             "truncated before it was read"):
                     seen[what] += what in line
         return +seen
 
