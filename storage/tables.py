@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+# 3: checkpoints carry a content fingerprint; an older ottwatch would leave it stale.
+SCHEMA_VERSION = 3
 
 
 def _json(nullable: bool = True) -> Any:
@@ -71,6 +72,9 @@ class Checkpoint(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=1024)
     inode: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # blake2b of the file's head and of the bytes before `offset` (agent/sources/fingerprint.py);
+    # NULL in checkpoints written before schema 3, which resume by inode and offset alone.
+    fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     updated_at: float
 
 

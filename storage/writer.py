@@ -46,6 +46,7 @@ class SourcePosition:
     source: str
     inode: int | None
     offset: int
+    fingerprint: bytes | None = None  # of the content before `offset`, to recognise the file
 
 
 class BulkInsert:
@@ -106,6 +107,7 @@ class BatchWriter:
         self._checkpoint_stmt = upsert.on_conflict_do_update(
             index_elements=["source"],
             set_={"inode": upsert.excluded.inode, "offset": upsert.excluded.offset,
+                  "fingerprint": upsert.excluded.fingerprint,
                   "updated_at": upsert.excluded.updated_at},
         )
 
@@ -159,8 +161,8 @@ class BatchWriter:
             if positions:
                 conn.execute(
                     self._checkpoint_stmt,
-                    [{"source": p.source, "inode": p.inode, "offset": p.offset, "updated_at": now}
-                     for p in positions],
+                    [{"source": p.source, "inode": p.inode, "offset": p.offset,
+                      "fingerprint": p.fingerprint, "updated_at": now} for p in positions],
                 )
             for table, rows in (upserts or {}).items():
                 if rows:
@@ -200,8 +202,9 @@ class BatchWriter:
     def load_positions(self) -> dict[str, SourcePosition]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(CHECKPOINTS.c.source, CHECKPOINTS.c.inode,
-                                       CHECKPOINTS.c.offset)).all()
-        return {r.source: SourcePosition(r.source, r.inode, r.offset) for r in rows}
+                                       CHECKPOINTS.c.offset, CHECKPOINTS.c.fingerprint)).all()
+        return {r.source: SourcePosition(r.source, r.inode, r.offset, r.fingerprint)
+                for r in rows}
 
 
 # Tables upserted by a natural key rather than their primary key.
