@@ -23,9 +23,6 @@ def fixture_config(db: Path) -> Config:
     config.storage.url = f"sqlite:///{db}"
     config.geo.city_db = str(FIXTURES / "data" / "GeoLite2-City.mmdb")
     config.geo.anonymizer_lists = [str(FIXTURES / "anonymizers.txt")]
-    # The planted takeover (x-ato) hits an account first seen 55 minutes before; by
-    # default an account needs a day of history before a new device is news.
-    config.velocity.takeover_min_account_age_s = 1800
     return config
 
 

@@ -269,3 +269,18 @@ def test_benign_travellers_and_derived_incident_kinds() -> None:
     assert kinds == ["anonymizer", "injection"]
     target = next(t for t in labels.targets if t.kind == "injection")
     assert target.ips == {TOR} and target.users == {"u-1"}
+
+
+def test_after_an_intruder_got_in_from_a_reachable_place_the_owners_return_is_dont_care() -> None:
+    log = Log()
+    log.add(0, "u-1", "login")  # Los Angeles
+    log.incident("i-1", "account_takeover", ["u-1"])
+    # twelve hours later from Frankfurt: the owner could have flown there
+    far = log.add(12 * 3600, "u-1", "login", incident="i-1", ip_address=FRANKFURT)
+    owner_back = log.add(13 * 3600, "u-1", "play", session_id="s-1")  # LA, an hour later
+    next_day = log.add(40 * 3600, "u-1", "play", session_id="s-2")
+    labels = log.labels()
+    # The account was in Frankfurt and Los Angeles an hour apart: travel by the contract,
+    # and which side is the owner cannot be known from the events.
+    assert [label(labels, "geo.impossible_travel", e) for e in (far, owner_back, next_day)] \
+        == ["negative", "dont_care", "negative"]

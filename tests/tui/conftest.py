@@ -45,8 +45,6 @@ def build(folder: Path) -> Path:
     config.ingest.future_confirm_lines = 1
     config.geo.city_db = str(FIXTURES / "data" / "GeoLite2-City.mmdb")
     config.geo.anonymizer_lists = [str(FIXTURES / "anonymizers.txt")]
-    # the planted takeover's account (x-ato) is 55 minutes old; the default needs a day
-    config.velocity.takeover_min_account_age_s = 1800
     asyncio.run(run_recorded(config, [str(log)]))
     engine = open_database(config.storage.url)
     with engine.begin() as conn:
