@@ -1,8 +1,5 @@
 """The floors of issue 14 on the small seeds (`tests/eval/conftest.py`), one test each.
-
-Floors that wait on a detector fix being made elsewhere are expected to fail until it
-lands (`xfail(strict=False)`, so they turn into passes without an edit); the reason
-names the fix. docs/evaluation.md lists the figures seen."""
+docs/evaluation.md lists the figures seen on the default seeds."""
 
 from __future__ import annotations
 
@@ -11,29 +8,6 @@ import pytest
 from ottwatch.evaluation.floors import ALERTED_KINDS
 from ottwatch.evaluation.labels import JUDGED_CODES
 
-TRAVEL = "geo.impossible_travel judged against the owner's trusted location (not an " \
-         "attacker's failed logins)"
-TAKEOVER = "account.takeover_pattern only on established accounts"
-SPIKE = "multi-scale velocity.access_spike (a scraper's 5-10 a minute is under the " \
-        "per-minute spike_min_count)"
-CONSENT = "consent.missing on session telemetry (pause, seek, stop)"
-DEADLINE = "the regulation.deadline_near code for warnings (a warning now carries the " \
-           "*_overdue code)"
-EXPORT = "data.bulk_export cold start: a first export under export_absolute_bytes (50 GB) " \
-         "waits for export_population_min_count (200) exports; not in anyone's fix yet"
-WAITING = {
-    "recall geo.impossible_travel": TRAVEL, "precision geo.impossible_travel": TRAVEL,
-    "alerted impossible_travel": TRAVEL,
-    "recall account.takeover_pattern": TAKEOVER, "precision account.takeover_pattern": TAKEOVER,
-    "recall velocity.access_spike": SPIKE, "precision velocity.access_spike": SPIKE,
-    "alerted scraper": SPIKE,
-    # the anonymizer incidents missed are the scrapers on the hosting block
-    "alerted anonymizer": SPIKE,
-    "recall consent.missing": CONSENT, "precision consent.missing": CONSENT,
-    "on-time called overdue": DEADLINE,
-    "recall data.bulk_export": EXPORT, "precision data.bulk_export": EXPORT,
-    "alerted bulk_export": EXPORT,
-}
 FLOORS = [
     *(f"{measure} {code}" for code in JUDGED_CODES for measure in ("recall", "precision")),
     "benign high/critical", "travellers high/critical",
@@ -42,13 +16,7 @@ FLOORS = [
 ]
 
 
-def _case(name: str) -> object:
-    reason = WAITING.get(name)
-    marks = [pytest.mark.xfail(strict=False, reason=f"waits for {reason}")] if reason else []
-    return pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", [_case(name) for name in FLOORS])
+@pytest.mark.parametrize("name", FLOORS)
 def test_floor(small_eval, name: str) -> None:
     report, _ = small_eval
     held = {f["name"]: f for f in report["floors"]}
