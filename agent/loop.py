@@ -269,9 +269,10 @@ class Agent:
                 quarantined.append(Quarantined(source, offset, "line_too_long",
                                                f"{length} bytes, limit {self.max_line}",
                                                data[:head], length))
-            for offset, data in chunk.lines:
-                parsed = parse_line(data, source=source, offset=offset,
-                                    max_line_bytes=self.max_line)
+            verdicts = chunk.verdicts if chunk.verdicts is not None else (
+                parse_line(data, source=source, offset=offset, max_line_bytes=self.max_line)
+                for offset, data in chunk.lines)
+            for (offset, data), parsed in zip(chunk.lines, verdicts, strict=True):
                 if isinstance(parsed, Rejection):
                     quarantined.append(Quarantined(source, offset, parsed.reason, parsed.detail,
                                                    data[:head], len(data)))

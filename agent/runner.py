@@ -8,7 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 
 from sqlalchemy import Engine
@@ -20,13 +20,14 @@ from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
 from agent.sources.base import Source
 from agent.sources.filetail import FileTailSource
+from agent.sources.limits import SocketLimits
 from agent.sources.recorded import RecordedSource
 from agent.sources.sockets import SocketSource
 from agent.training import ProcessTrainer
 from ottwatch.alerts.service import find_alert_sink, run_alerting
 from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock
-from ottwatch.config import Config, ConfigError, load_config, mask_url
+from ottwatch.config import Config, ConfigError, SourcesConfig, load_config, mask_url
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime, learning_stage
 from ottwatch.logs import setup_logging
@@ -61,6 +62,10 @@ class LiveSources:
         return [s for s in (self.files, self.sockets, self.stdin) if s is not None]
 
 
+def socket_limits(sources: SourcesConfig) -> SocketLimits:
+    return SocketLimits(**{f.name: getattr(sources, f.name) for f in fields(SocketLimits)})
+
+
 def build_live_sources(config: Config, engine: Engine) -> LiveSources:
     from storage.writer import BatchWriter
 
@@ -73,7 +78,7 @@ def build_live_sources(config: Config, engine: Engine) -> LiveSources:
                              poll_interval_ms=sources.poll_interval_ms) if files else None,
         sockets=SocketSource(tcp=sources.tcp, unix=sources.unix,
                              max_line=ingest.max_line_bytes, head=ingest.quarantine_raw_bytes,
-                             max_connections=sources.max_connections)
+                             limits=socket_limits(sources))
         if (sources.tcp or sources.unix) else None,
         stdin=RecordedSource(["-"], max_line=ingest.max_line_bytes,
                              head=ingest.quarantine_raw_bytes)
@@ -172,8 +177,12 @@ class AgentService:
         assert self.engine is not None and self.agent is not None
         self._last_beat = time.monotonic()
         stats = self.agent.stats
-        info = {"stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
-                "last_event_ts": stats.last_event_ts}
+        info: dict[str, object] = {
+            "stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
+            "last_event_ts": stats.last_event_ts,
+        }
+        if self.sources is not None and self.sources.sockets is not None:
+            info["sockets"] = asdict(self.sources.sockets.stats)
         self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
                           started_at=self.started_at, info=info)
 

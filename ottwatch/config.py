@@ -74,7 +74,15 @@ class SourcesConfig(Section):
     tcp: str = ""
     unix: str = ""
     stdin: bool = False
-    max_connections: int = Field(64, ge=1)
+    max_connections: int = Field(64, ge=1, le=65_536)
+    # What one socket client may take (docs/decisions/sockets.md). A peer is a TCP
+    # client's host address, or a Unix-socket client's user id.
+    max_connections_per_peer: int = Field(16, ge=1, le=65_536)  # at most max_connections
+    idle_timeout_s: float = Field(60.0, ge=0.1, le=86_400)  # no complete line for this long
+    line_timeout_s: float = Field(10.0, ge=0.1, le=3_600)  # one line unfinished this long
+    bad_lines_per_minute: int = Field(100, ge=1, le=1_000_000)  # per peer
+    bad_lines_per_connection: int = Field(1000, ge=1, le=100_000_000)
+    bytes_per_minute: int = Field(512 * 1024 * 1024, ge=1024 * 1024)  # per connection
 
     @field_validator("tcp")
     @classmethod

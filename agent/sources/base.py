@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage.writer import SourcePosition
+
+if TYPE_CHECKING:
+    from ottwatch.events import Event, Rejection
 
 
 @dataclass(slots=True)
@@ -18,6 +21,9 @@ class Chunk:
     position: SourcePosition | None = None  # resume point once these lines are stored
     read_at: float = field(default_factory=time.perf_counter)
     too_long: list[tuple[int, bytes, int]] = field(default_factory=list)  # offset, head, length
+    # parse_line's verdict per line, when the source already parsed them (sockets do,
+    # to cut a client that sends bad lines); the loop then does not parse them again.
+    verdicts: list[Event | Rejection] | None = None
 
 
 class Source(Protocol):
