@@ -53,7 +53,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, S
 def invoke(command: object, *args: str) -> str:
     result = CliRunner().invoke(command, [*args])  # type: ignore[arg-type]
     assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.output
+    return result.stdout  # what scripts read; log lines go to stderr
 
 
 def test_the_commands_are_exported() -> None:
