@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -37,13 +38,15 @@ from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
 from storage.faults import classify, describe, safe_traceback
-from storage.heartbeat import beat
+from storage.heartbeat import RUNNING, STOPPED, beat
 from storage.queries import load_stage_states
 from storage.retention import RetentionJob
 
+if TYPE_CHECKING:
+    from agent.metrics_server import MetricsServer
+
 log = logging.getLogger("ottwatch.agent")
 
-HEARTBEAT_S = 5.0
 WATCHDOG_CHECK_S = 1.0
 
 
@@ -128,6 +131,7 @@ class AgentService:
         self.agent: Agent | None = None
         self.sources: LiveSources | None = None
         self._last_beat = 0.0
+        self.metrics_server: MetricsServer | None = None
         self._last_watchdog = 0.0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -161,21 +165,54 @@ class AgentService:
 
     def _on_idle(self) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_S:
+        if now - self._last_beat >= self.config.metrics.heartbeat_s:
             self._heartbeat()
         if self.notifier.watchdog_interval and now - self._last_watchdog >= \
                 self.notifier.watchdog_interval:
             self.notifier.watchdog()
             self._last_watchdog = now
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, state: str = RUNNING) -> None:
         assert self.engine is not None and self.agent is not None
         self._last_beat = time.monotonic()
         stats = self.agent.stats
         info = {"stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
-                "last_event_ts": stats.last_event_ts}
+                "last_event_ts": stats.last_event_ts,
+                "sources": {name: {"lines": c.lines, "stored": c.stored,
+                                   "quarantined": sum(c.quarantined.values()),
+                                   "last_line_at": c.last_line_at}
+                            for name, c in list(stats.sources.items())},
+                "errors": self._errors()}
         self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
-                          started_at=self.started_at, info=info)
+                          started_at=self.started_at, info=info, state=state,
+                          every_s=self.config.metrics.heartbeat_s)
+
+    def _errors(self) -> dict[str, str]:
+        """The last error of each job that failed its last run (messages `describe`d),
+        and the storage fault being waited out."""
+        scheduler = getattr(self, "scheduler", None)
+        errors = {name: job.last_error for name, job in (scheduler.jobs.items() if scheduler
+                                                          else ()) if job.last_error}
+        if self.storage.outage is not None:
+            errors["storage"] = self.storage.outage.summary
+        return errors
+
+    def _serve_metrics(self) -> None:
+        """`[metrics] listen`: the Prometheus endpoint (docs/decisions/health.md)."""
+        assert self.engine is not None and self.agent is not None
+        from ottwatch.metrics import AgentMetrics
+
+        agent = self.agent
+        metrics = AgentMetrics(lambda: agent.stats, self.engine)
+        metrics.time_stages(agent.pipeline)
+        agent.batch_observers.append(metrics.batch_latency.observe)
+        if listen := self.config.metrics.listen:
+            from agent.metrics_server import MetricsServer
+
+            try:
+                self.metrics_server = MetricsServer(metrics.registry, listen)
+            except OSError as exc:
+                raise ConfigError(f"[metrics] listen = {listen!r}: {exc.strerror}") from None
 
     # -- storage faults -------------------------------------------------------------
     def _ingesting(self) -> str:
@@ -294,6 +331,8 @@ class AgentService:
             self.storage.call, self._open)
         self.started_at = time.time()
         self.agent.on_idle.append(self._on_idle)
+        if self.config.metrics.listen:
+            self._serve_metrics()
         self.agent.after_commit.append(lambda *_: self._on_idle())
         self.scheduler = self._jobs()
         jobs = asyncio.create_task(self.scheduler.run(self.stop))
@@ -318,7 +357,9 @@ class AgentService:
             await watchdog
             if alerting is not None:
                 await alerting
-        self._heartbeat()
+            if self.metrics_server is not None:
+                self.metrics_server.close()
+        self._heartbeat(STOPPED)
         log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
         return stats
 
