@@ -13,16 +13,19 @@ from tui.safe import ago, clock
 
 
 def agent_text(beat: dict[str, Any] | None, now: float) -> Text:
-    """The agent's state as `ottwatch status` decides it (storage.heartbeat)."""
+    """The agent's state as `ottwatch status` decides it (storage.heartbeat), as a
+    styled span (not a base style, which what is appended after it would inherit)."""
     health = agent_health(beat, now)
     since = ago(health.since_beat_s or 0.0)
     if health.state == NEVER:
-        return Text(" agent: never seen ", style="black on grey50")
-    if health.state == STOPPED:
-        return Text(f" agent stopped ({since} ago) ", style="black on yellow")
-    if health.state == DOWN:
-        return Text(f" agent down ({since} since heartbeat) ", style="white on red")
-    return Text(f" agent up pid {health.pid} ", style="black on green")
+        label, style = " agent: never seen ", "black on grey50"
+    elif health.state == STOPPED:
+        label, style = f" agent stopped ({since} ago) ", "black on yellow"
+    elif health.state == DOWN:
+        label, style = f" agent down ({since} since heartbeat) ", "white on red"
+    else:
+        label, style = f" agent up pid {health.pid} ", "black on green"
+    return Text().append(label, style=style)
 
 
 def status_text(beat: dict[str, Any] | None, database: str, newest_ts: float | None,
