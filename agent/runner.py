@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from agent.commands import CommandPoller, Handler
 from agent.fault_alerts import StorageFaultAlerts
+from agent.health_alerts import HealthAlerts, WatchedTrainer
 from agent.loop import PAUSED, Agent, AgentStats
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
@@ -38,6 +39,7 @@ from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
 from storage.faults import classify, describe, safe_traceback
+from storage.health import outbox_backlog
 from storage.heartbeat import RUNNING, STOPPED, beat
 from storage.queries import load_stage_states
 from storage.retention import RetentionJob
@@ -132,6 +134,7 @@ class AgentService:
         self.sources: LiveSources | None = None
         self._last_beat = 0.0
         self.metrics_server: MetricsServer | None = None
+        self.health_alerts: HealthAlerts | None = None
         self._last_watchdog = 0.0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -167,6 +170,7 @@ class AgentService:
         now = time.monotonic()
         if now - self._last_beat >= self.config.metrics.heartbeat_s:
             self._heartbeat()
+            self._watch_health()
         if self.notifier.watchdog_interval and now - self._last_watchdog >= \
                 self.notifier.watchdog_interval:
             self.notifier.watchdog()
@@ -186,6 +190,15 @@ class AgentService:
         self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
                           started_at=self.started_at, info=info, state=state,
                           every_s=self.config.metrics.heartbeat_s)
+
+    def _watch_health(self) -> None:
+        """Self-alerts (agent/health_alerts.py), checked with each heartbeat."""
+        if self.health_alerts is None or self.storage.outage is not None:
+            return
+        assert self.engine is not None and self.agent is not None
+        self.health_alerts.check_sources(self.agent.stats.sources, self.started_at)
+        if self.config.metrics.outbox_backlog:
+            self.health_alerts.check_backlog(self.storage.call(outbox_backlog, self.engine))
 
     def _errors(self) -> dict[str, str]:
         """The last error of each job that failed its last run (messages `describe`d),
@@ -275,14 +288,19 @@ class AgentService:
         if stage is not None:
             learning = LearningRuntime(
                 engine, stage, context=lambda: context_stages(self.config),
-                trainer=ProcessTrainer(engine.url.render_as_string(hide_password=False),
-                                       lambda: partial(context_stages, self.config)))
+                trainer=self._watched(ProcessTrainer(
+                    engine.url.render_as_string(hide_password=False),
+                    lambda: partial(context_stages, self.config))))
             scheduler.add(Job("learning", self._job(learning.tick),
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback
         poller = CommandPoller(engine, handlers)
         scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler
+
+    def _watched(self, trainer: ProcessTrainer) -> Callable[..., list[dict[str, Any]]]:
+        return trainer if self.health_alerts is None else \
+            WatchedTrainer(trainer, self.health_alerts)
 
     def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
         def run_job(args: dict[str, object]) -> dict[str, object]:
@@ -334,10 +352,12 @@ class AgentService:
         if self.config.metrics.listen:
             self._serve_metrics()
         self.agent.after_commit.append(lambda *_: self._on_idle())
+        alerts = find_alert_sink(self.agent.pipeline)
+        if alerts is not None:
+            self.health_alerts = HealthAlerts(alerts, lambda: self.config.metrics)
         self.scheduler = self._jobs()
         jobs = asyncio.create_task(self.scheduler.run(self.stop))
         watchdog = asyncio.create_task(self._watchdog_while_paused())
-        alerts = find_alert_sink(self.agent.pipeline)
         if alerts is not None:
             fault_alerts = StorageFaultAlerts(alerts)
             self.storage.on_start.append(fault_alerts.started)
