@@ -163,6 +163,8 @@ class AgentService:
             self.sources.files.set_patterns(fresh.sources.files)
         if fresh.storage.url != self.config.storage.url:
             log.warning("SIGHUP: [storage] url changed; restart the agent to use it")
+        if fresh.metrics.listen != self.config.metrics.listen:
+            log.warning("SIGHUP: [metrics] listen changed; restart the agent to use it")
         self.config = fresh
         log.warning("SIGHUP: configuration reloaded")
 
