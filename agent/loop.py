@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,21 @@ log = logging.getLogger("ottwatch.agent")
 
 IDLE_WAKE_S = 0.5
 PAUSED = "sources paused (files and socket buffers hold the data)"
+
+
+def source_label(source: str) -> str:
+    """A source's name fit for a metric label and a status line: a file keeps its path;
+    a socket connection's name carries its peer's address and becomes `tcp` or `unix`."""
+    kind, sep, _ = source.partition(":")
+    return kind if sep and kind in ("tcp", "unix") else source
+
+
+@dataclass
+class SourceCounts:
+    lines: int = 0
+    stored: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)  # by reason
+    last_line_at: float | None = None  # wall clock
 
 
 @dataclass
@@ -58,6 +74,13 @@ class AgentStats:
     latencies: list[tuple[float, int]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     max_latency_samples: int = 200_000
+    sources: dict[str, SourceCounts] = field(default_factory=dict)  # by `source_label`
+
+    def source(self, name: str) -> SourceCounts:
+        label = source_label(name)
+        if (counts := self.sources.get(label)) is None:
+            counts = self.sources[label] = SourceCounts()
+        return counts
 
     def record_latency(self, seconds: float, count: int) -> None:
         if len(self.latencies) >= self.max_latency_samples:
@@ -126,6 +149,8 @@ class Agent:
         self.on_idle = list(on_idle)
         self.time_bound = time_bound or FutureBound(skew_s=0)  # none by default
         self.stats = AgentStats()
+        # Called with each committed batch's latency (its first line read to its commit).
+        self.batch_observers: list[Callable[[float], None]] = []
         # Where the database works while Python waits (PostgreSQL, over a socket), batch N
         # commits on a writer thread while batch N+1 is parsed and scored; one thread
         # keeps commits in order, and a commit waits for the one before it. SQLite's
@@ -283,6 +308,12 @@ class Agent:
         if end_of_input:
             self._admit(self.time_bound.finish(), events, quarantined)
         self.stats.lines += sum(len(c.lines) + len(c.too_long) for c in chunks)
+        read_at = time.time()
+        for chunk in chunks:
+            if chunk.lines or chunk.too_long:
+                counts = self.stats.source(chunk.source)
+                counts.lines += len(chunk.lines) + len(chunk.too_long)
+                counts.last_line_at = read_at
 
         events = self._dedupe(events)
         if isinstance(self.clock, EventClock):
@@ -341,6 +372,14 @@ class Agent:
             self.stats.record_latency(committed - read_at, count)
         if marks:
             self.stats.batches += 1
+            latency = committed - min(read_at for read_at, _ in marks)
+            for observe in self.batch_observers:
+                observe(latency)
+        for source, stored in Counter(e.source for e in events).items():
+            self.stats.source(source).stored += stored
+        for item in quarantined:
+            reasons = self.stats.source(item.source).quarantined
+            reasons[item.reason] = reasons.get(item.reason, 0) + 1
         self.stats.stored += len(events)
         self.stats.quarantined += len(quarantined)
         self.stats.assessed += len(assessments)

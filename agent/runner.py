@@ -10,11 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from agent.commands import CommandPoller, Handler
 from agent.fault_alerts import StorageFaultAlerts
+from agent.health_alerts import HealthAlerts, WatchedTrainer
 from agent.loop import PAUSED, Agent, AgentStats
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
@@ -38,13 +40,16 @@ from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
 from storage.faults import classify, describe, safe_traceback
-from storage.heartbeat import beat
+from storage.health import outbox_backlog
+from storage.heartbeat import RUNNING, STOPPED, beat
 from storage.queries import load_stage_states
 from storage.retention import RetentionJob
 
+if TYPE_CHECKING:
+    from agent.metrics_server import MetricsServer
+
 log = logging.getLogger("ottwatch.agent")
 
-HEARTBEAT_S = 5.0
 WATCHDOG_CHECK_S = 1.0
 
 
@@ -133,6 +138,8 @@ class AgentService:
         self.agent: Agent | None = None
         self.sources: LiveSources | None = None
         self._last_beat = 0.0
+        self.metrics_server: MetricsServer | None = None
+        self.health_alerts: HealthAlerts | None = None
         self._last_watchdog = 0.0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -161,30 +168,75 @@ class AgentService:
             self.sources.files.set_patterns(fresh.sources.files)
         if fresh.storage.url != self.config.storage.url:
             log.warning("SIGHUP: [storage] url changed; restart the agent to use it")
+        if fresh.metrics.listen != self.config.metrics.listen:
+            log.warning("SIGHUP: [metrics] listen changed; restart the agent to use it")
         self.config = fresh
         log.warning("SIGHUP: configuration reloaded")
 
     def _on_idle(self) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_S:
+        if now - self._last_beat >= self.config.metrics.heartbeat_s:
             self._heartbeat()
+            self._watch_health()
         if self.notifier.watchdog_interval and now - self._last_watchdog >= \
                 self.notifier.watchdog_interval:
             self.notifier.watchdog()
             self._last_watchdog = now
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, state: str = RUNNING) -> None:
         assert self.engine is not None and self.agent is not None
         self._last_beat = time.monotonic()
         stats = self.agent.stats
         info: dict[str, object] = {
             "stored": stats.stored, "quarantined": stats.quarantined, "lines": stats.lines,
             "last_event_ts": stats.last_event_ts,
+            "sources": {name: {"lines": c.lines, "stored": c.stored,
+                               "quarantined": sum(c.quarantined.values()),
+                               "last_line_at": c.last_line_at}
+                        for name, c in list(stats.sources.items())},
+            "errors": self._errors(),
         }
         if self.sources is not None and self.sources.sockets is not None:
             info["sockets"] = asdict(self.sources.sockets.stats)
         self.storage.call(beat, self.engine, "agent", pid=os.getpid(),
-                          started_at=self.started_at, info=info)
+                          started_at=self.started_at, info=info, state=state,
+                          every_s=self.config.metrics.heartbeat_s)
+
+    def _watch_health(self) -> None:
+        """Self-alerts (agent/health_alerts.py), checked with each heartbeat."""
+        if self.health_alerts is None or self.storage.outage is not None:
+            return
+        assert self.engine is not None and self.agent is not None
+        self.health_alerts.check_sources(self.agent.stats.sources, self.started_at)
+        if self.config.metrics.outbox_backlog:
+            self.health_alerts.check_backlog(self.storage.call(outbox_backlog, self.engine))
+
+    def _errors(self) -> dict[str, str]:
+        """The last error of each job that failed its last run (messages `describe`d),
+        and the storage fault being waited out."""
+        scheduler = getattr(self, "scheduler", None)
+        errors = {name: job.last_error for name, job in (scheduler.jobs.items() if scheduler
+                                                          else ()) if job.last_error}
+        if self.storage.outage is not None:
+            errors["storage"] = self.storage.outage.summary
+        return errors
+
+    def _serve_metrics(self) -> None:
+        """`[metrics] listen`: the Prometheus endpoint (docs/decisions/health.md)."""
+        assert self.engine is not None and self.agent is not None
+        from ottwatch.metrics import AgentMetrics
+
+        agent = self.agent
+        metrics = AgentMetrics(lambda: agent.stats, self.engine)
+        metrics.time_stages(agent.pipeline)
+        agent.batch_observers.append(metrics.batch_latency.observe)
+        if listen := self.config.metrics.listen:
+            from agent.metrics_server import MetricsServer
+
+            try:
+                self.metrics_server = MetricsServer(metrics.registry, listen)
+            except OSError as exc:
+                raise ConfigError(f"[metrics] listen = {listen!r}: {exc.strerror}") from None
 
     # -- storage faults -------------------------------------------------------------
     def _ingesting(self) -> str:
@@ -247,14 +299,19 @@ class AgentService:
         if stage is not None:
             learning = LearningRuntime(
                 engine, stage, context=lambda: context_stages(self.config),
-                trainer=ProcessTrainer(engine.url.render_as_string(hide_password=False),
-                                       lambda: partial(context_stages, self.config)))
+                trainer=self._watched(ProcessTrainer(
+                    engine.url.render_as_string(hide_password=False),
+                    lambda: partial(context_stages, self.config))))
             scheduler.add(Job("learning", self._job(learning.tick),
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback
         poller = CommandPoller(engine, handlers)
         scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler
+
+    def _watched(self, trainer: ProcessTrainer) -> Callable[..., list[dict[str, Any]]]:
+        return trainer if self.health_alerts is None else \
+            WatchedTrainer(trainer, self.health_alerts)
 
     def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
         def run_job(args: dict[str, object]) -> dict[str, object]:
@@ -303,11 +360,15 @@ class AgentService:
             self.storage.call, self._open)
         self.started_at = time.time()
         self.agent.on_idle.append(self._on_idle)
+        if self.config.metrics.listen:
+            self._serve_metrics()
         self.agent.after_commit.append(lambda *_: self._on_idle())
+        alerts = find_alert_sink(self.agent.pipeline)
+        if alerts is not None:
+            self.health_alerts = HealthAlerts(alerts, lambda: self.config.metrics)
         self.scheduler = self._jobs()
         jobs = asyncio.create_task(self.scheduler.run(self.stop))
         watchdog = asyncio.create_task(self._watchdog_while_paused())
-        alerts = find_alert_sink(self.agent.pipeline)
         if alerts is not None:
             fault_alerts = StorageFaultAlerts(alerts)
             self.storage.on_start.append(fault_alerts.started)
@@ -327,7 +388,9 @@ class AgentService:
             await watchdog
             if alerting is not None:
                 await alerting
-        self._heartbeat()
+            if self.metrics_server is not None:
+                self.metrics_server.close()
+        self._heartbeat(STOPPED)
         log.info("agent stopped: %d stored, %d quarantined", stats.stored, stats.quarantined)
         return stats
 

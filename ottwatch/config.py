@@ -108,6 +108,24 @@ class AlertsConfig(AlertSettings):
     """`[alerts]`: keys and defaults in `ottwatch.alerts.settings.AlertSettings`."""
 
 
+class MetricsConfig(Section):
+    """`[metrics]`: the agent's health (docs/decisions/health.md)."""
+
+    listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint; empty: off
+    heartbeat_s: float = Field(5.0, gt=0, le=3600)
+    source_silent_s: float = Field(3600.0, ge=0)  # self-alert after this silence; 0: off
+    outbox_backlog: int = Field(1000, ge=0)  # self-alert above this many due; 0: off
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError("expected HOST:PORT, for example 127.0.0.1:9464")
+        return value
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "warning"
 
@@ -144,6 +162,7 @@ class Config(Section):
     geo: GeoConfig = GeoConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()
     security: SecuritySettings = Field(default_factory=_default("SecuritySettings"))
     velocity: VelocitySettings = Field(default_factory=_default("VelocitySettings"))
     playback: PlaybackSettings = Field(default_factory=_default("PlaybackSettings"))

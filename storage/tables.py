@@ -277,3 +277,5 @@ class HeartbeatRow(SQLModel, table=True):
     started_at: float
     beat_at: float
     info: dict[str, Any] | None = _json()
+    # "running", or "stopped" once the agent stopped cleanly; NULL in an older agent's row.
+    state: str | None = Field(default=None, max_length=16)
