@@ -183,10 +183,14 @@ def test_the_agent_logs_json_with_the_option_and_after_a_reload(
     assert all(UTC_STAMP.match(r["ts"]) for r in records)
 
 
-def test_the_option_comes_before_the_command(tmp_path: Path) -> None:
-    done = run_ottwatch("--log-format", "json", "agent", "--config", str(info_config(tmp_path)),
-                        "--tcp", "not-a-port")
-    assert done.returncode != 0
-    assert "expected HOST:PORT" in done.stderr
-    shown = run_ottwatch("--help").stdout
-    assert "--log-format [auto|text|journal|json]" in shown
+def test_the_option_applies_to_every_command(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id": "e1", "timestamp": "2026-11-01T08:00:00Z", '
+                      '"user_id": "u1", "event_type": "play", "device_id": "d1"}\n')
+    done = run_ottwatch("--log-format", "json", "replay", "--config", str(info_config(tmp_path)),
+                        "--db", str(tmp_path / "r.db"), str(events))
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    assert ("info", "ottwatch.learning") in {(r["level"], r["logger"]) for r in records}
+    assert all(UTC_STAMP.match(r["ts"]) for r in records)
