@@ -191,6 +191,6 @@ def test_the_option_applies_to_every_command(tmp_path: Path) -> None:
                         "--db", str(tmp_path / "r.db"), str(events))
 
     assert done.returncode == 0, done.stderr[-2000:]
-    records = [json.loads(line) for line in done.stderr.splitlines()]
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     assert ("info", "ottwatch.learning") in {(r["level"], r["logger"]) for r in records}
     assert all(UTC_STAMP.match(r["ts"]) for r in records)
