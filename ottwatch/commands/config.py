@@ -46,3 +46,7 @@ def _check_scoring(config: Config) -> None:
         build_pipeline(config)
     except (ValidationError, ValueError) as exc:
         raise click.ClickException(f"[scoring]: {exc}") from exc
+
+from ottwatch.commands.config_init import init  # noqa: E402 - apart from `check`, which others edit
+
+command.add_command(init)

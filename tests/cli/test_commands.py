@@ -138,14 +138,6 @@ def test_bench_with_models_trains_on_a_warm_up_and_scores_with_them(tmp_path: Pa
     assert stored == 7000 and dict(labels) == {"benign": 40, "violation": 40}
 
 
-def test_systemd_unit_is_hardened() -> None:
-    unit = CliRunner().invoke(cli, ["systemd-unit", "--user", "ott"]).output
-    for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
-                 "NoNewPrivileges=yes", "ProtectSystem=strict", "UMask=0077", "User=ott"):
-        assert line in unit
-    assert " agent --config /etc/ottwatch/ottwatch.toml" in unit
-
-
 def test_demo_headless_streams_through_the_agent(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--headless", "-n", "1500", "--rate", "20000",
                                       "--dir", str(tmp_path)])
