@@ -40,7 +40,7 @@ def test_replay_then_export_events_and_quarantine(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "exists" in again.output
 
     events = runner.invoke(cli, ["export", "--db", str(db), "--what", "events"])
-    records = [json.loads(line) for line in events.output.splitlines()]
+    records = [json.loads(line) for line in events.stdout.splitlines()]
     quarantine = runner.invoke(cli, ["export", "--db", str(db), "--what", "quarantine",
                                      "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(quarantine.output)))
@@ -49,7 +49,7 @@ def test_replay_then_export_events_and_quarantine(tmp_path: Path) -> None:
     assert {"event_id", "timestamp", "user_id", "event_type"} <= set(records[0])
     assert all(r["reason"] and r["source"].startswith("file:") for r in rows)
     assessments = runner.invoke(cli, ["export", "--db", str(db), "--what", "assessments"])
-    first = json.loads(assessments.output.splitlines()[0])
+    first = json.loads(assessments.stdout.splitlines()[0])
     assert set(first) == {"event_id", "user_id", "timestamp", "score", "level", "decision",
                           "threshold", "reasons"}
 

@@ -59,7 +59,7 @@ def test_config_check_prints_effective_config_with_secrets_masked(tmp_path: Path
                            '[alerts]\nurls = ["email=mailto://ops:mailpass99@example.com"]\n')
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(path), "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert "hunter22" not in result.output and "mailpass99" not in result.output
     assert data["storage"]["url"].startswith("postgresql+psycopg://ott:***@db/ott")
     assert data["alerts"]["urls"][0].startswith("email=mailto://")

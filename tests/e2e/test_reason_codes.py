@@ -38,7 +38,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 def export(db: Path, what: str) -> list[dict]:
     result = CliRunner().invoke(cli, ["export", "--db", str(db), "--what", what])
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_each_planted_pattern_raises_its_code_and_look_alikes_do_not(replayed) -> None:

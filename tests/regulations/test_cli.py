@@ -43,7 +43,7 @@ def test_the_table_shows_every_row_with_sources_and_marks(runner: CliRunner,
 def test_json_for_scripts(runner: CliRunner, empty_config: str) -> None:
     result = runner.invoke(command, ["--json", "--config", empty_config])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert [row["id"] for row in rows] == IDS
     gdpr = rows[0]
     assert gdpr["dsar"] == {"hours": None, "days": 30.0, "law": "1 month, extendable by 2",
@@ -57,7 +57,7 @@ def test_overrides_from_the_config_apply(runner: CliRunner, tmp_path: Path) -> N
     config = tmp_path / "ottwatch.toml"
     config.write_text('[regulations.overrides.GDPR]\n'
                       'dsar = { days = 20, source = "our policy" }\n', encoding="utf-8")
-    rows = json.loads(runner.invoke(command, ["--json", "--config", str(config)]).output)
+    rows = json.loads(runner.invoke(command, ["--json", "--config", str(config)]).stdout)
     assert rows[0]["dsar"]["days"] == 20 and rows[0]["dsar"]["overridden"]
     result = runner.invoke(command, ["--config", str(config)])
     assert "20 d†" in result.output and "our policy" in result.output

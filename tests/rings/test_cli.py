@@ -64,7 +64,7 @@ def test_min_risk_filters_and_json_is_for_scripts(runner: CliRunner,
     path, _ = db
     result = runner.invoke(command, ["--db", path, "--min-risk", "0.5", "--json"])
     assert result.exit_code == 0, result.output
-    [record] = json.loads(result.output)
+    [record] = json.loads(result.stdout)
     assert record["ring_id"] == "R-aaaa1111" and record["members"][2] == HOSTILE
     assert record["first_seen"] == "2026-11-02T12:00:00.000000Z"
 

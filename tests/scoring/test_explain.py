@@ -59,7 +59,7 @@ def test_explain_prints_event_assessment_and_reasons_as_plain_text(db: Filled) -
 def test_explain_json(db: Filled) -> None:
     result = run(db, "ev-1", "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["event"]["user_id"] == MARKUP_USER
     assert data["event"]["timestamp"] == "2026-11-02T12:00:00.000000Z"
     assert data["event"]["has_consent"] is False
@@ -90,4 +90,4 @@ def test_explain_reads_the_database_from_the_config(db: Filled) -> None:
     config.write_text(f'[storage]\nurl = "sqlite:///{db.path}"\n', encoding="utf-8")
     result = CliRunner().invoke(explain, ["ev-1", "--config", str(config), "--json"], env=WIDE)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["event"]["event_id"] == "ev-1"
+    assert json.loads(result.stdout)["event"]["event_id"] == "ev-1"

@@ -142,7 +142,7 @@ def run(db: Filled, *args: str) -> Result:
 def test_roi_command_counts_what_is_in_the_database(db: Filled) -> None:
     result = run(db, "--months", "1", "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     # alice (GDPR, her alert is the same violation), bob (BR -> LGPD), the CCPA breach
     # alert; carol was benign, gina is older than a month. Fraud: dave, frank.
     assert data["violations"] == 3 and data["fraud_incidents"] == 2
@@ -181,7 +181,7 @@ def test_roi_table(db: Filled) -> None:
 def test_roi_on_an_empty_database(filled_db: Callable[[], Filled]) -> None:
     result = run(filled_db(), "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["benefit"] == 0 and data["roi_pct"] is None and data["window"] is None
     assert run(filled_db(), "--months", "2").exit_code == 0
 

@@ -73,12 +73,12 @@ def test_user_segment_json_and_markup_in_ids(db: Filled) -> None:
     assert result.exit_code == 0, result.output
     assert f"user {MARKUP_USER}" in result.output
     assert "inactive" in result.output and "given" in result.output
-    data = json.loads(run(db, "segment", MARKUP_USER, "--json").output)
+    data = json.loads(run(db, "segment", MARKUP_USER, "--json").stdout)
     assert data == {"user_id": MARKUP_USER, "segment": "inactive",
                     "first_seen": "2026-09-23T12:00:00.000000Z",
                     "last_seen": "2026-11-02T12:00:00.000000Z",
                     "events_30d": 1, "violations_30d": 0, "consent": True}
-    assert json.loads(run(db, "segment", "new0", "--json").output)["consent"] is False
+    assert json.loads(run(db, "segment", "new0", "--json").stdout)["consent"] is False
 
 
 def test_unknown_user_exits_1(db: Filled) -> None:
@@ -88,7 +88,7 @@ def test_unknown_user_exits_1(db: Filled) -> None:
 
 
 def test_segments_counts_every_segment(db: Filled) -> None:
-    data = json.loads(run(db, "segments", "--json").output)
+    data = json.loads(run(db, "segments", "--json").stdout)
     counts = {row["segment"]: row["users"] for row in data}
     assert counts == {"new": 3, "normal": 0, "power": 0, "inactive": 1, "dormant": 0,
                       "suspicious": 1}
