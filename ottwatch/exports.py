@@ -32,13 +32,15 @@ def events(engine: Engine) -> tuple[list[str], Iterator[dict[str, Any]]]:
 
 
 def quarantine(engine: Engine) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    from ottwatch.events import ts_to_text
+
     def records() -> Iterator[dict[str, Any]]:
         for row in iter_rows(engine, QUARANTINE):
             yield {
                 "id": row["id"], "source": row["source"], "offset": row["source_offset"],
                 "reason": row["reason"], "detail": row["detail"],
                 "raw": bytes(row["raw"]).decode("utf-8", "backslashreplace"),
-                "raw_length": row["raw_length"], "received_at": row["received_at"],
+                "raw_length": row["raw_length"], "received_at": ts_to_text(row["received_at"]),
             }
 
     return QUARANTINE_FIELDS, records()

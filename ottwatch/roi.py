@@ -6,7 +6,9 @@ avoided churn  = fraud incidents x churn cost per incident
 avoided legal  = prevented violations x legal cost per incident
 cost           = monthly costs x months
 ROI %          = (benefit - cost) / cost x 100
-payback months = cost / (benefit per month)
+payback months = cost / (benefit per month), when the benefit exceeds the cost: the
+                 part of the period after which its costs were paid back (with running
+                 costs only, a benefit below the cost never pays them back)
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class RoiReport:
     cost: float
     net_benefit: float
     roi_pct: float | None  # None when nothing was spent
-    payback_months: float | None  # None when nothing was gained
+    payback_months: float | None  # None when the benefit does not exceed the cost
     fines_by_regulation: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,7 +138,8 @@ def compute_roi(inputs: RoiInputs, settings: RoiSettings,
         benefit=round(benefit, 2), monthly_cost=round(monthly_cost, 2), cost=round(cost, 2),
         net_benefit=round(net, 2),
         roi_pct=round(net / cost * 100, 2) if cost > 0 else None,
-        payback_months=round(cost / monthly_benefit, 2) if monthly_benefit > 0 else None,
+        payback_months=round(cost / monthly_benefit, 2) if monthly_benefit > 0 and net > 0
+        else None,
         fines_by_regulation=by_regulation,
     )
 

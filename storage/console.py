@@ -41,6 +41,7 @@ class StreamFilter:
     code: str | None = None
     user: str | None = None
     region: str | None = None
+    scored: bool = False  # only events some detector gave a score above 0
 
     @property
     def active(self) -> bool:
@@ -74,6 +75,8 @@ def stream(engine: Engine, *, after_id: int = 0, before_id: int | None = None,
         query = query.where(A.c.decision != "allow", A.c.level.in_(allowed))
     if where.code:
         query = query.where(A.c.top_code == where.code)
+    if where.scored:
+        query = query.where(A.c.score > 0)
     if where.region:
         query = query.where(E.c.region == where.region.upper())
     query = query.order_by(A.c.id.desc()).limit(limit)
@@ -288,10 +291,12 @@ def label_counts(engine: Engine) -> dict[str, int]:
 
 
 def review_queue(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
-    """Events waiting for an analyst: decision review, not yet labelled, oldest first."""
+    """Events waiting for an analyst: decision review or block, not yet labelled,
+    oldest first."""
     labelled = select(LABELS.c.event_id).where(LABELS.c.event_id == A.c.event_id).exists()
     query = (select(*STREAM_COLUMNS).join(E, E.c.event_id == A.c.event_id)
-             .where(and_(A.c.decision != "allow", A.c.decision == "review", ~labelled))
+             .where(and_(A.c.decision != "allow", A.c.decision.in_(("review", "block")),
+                         ~labelled))
              .order_by(A.c.id).limit(limit))
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]

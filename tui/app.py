@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from ottwatch.memory import tune_for_throughput
 from storage import console
+from tui.commands import OttwatchCommands
 from tui.statusbar import StatusBar
 from tui.views.alerts import AlertScreen, AlertsView
 from tui.views.audit import AuditView
@@ -40,6 +41,7 @@ VIEWS: tuple[tuple[str, str, type[Any]], ...] = (
 class OttwatchApp(App[None]):
     TITLE = "ottwatch"
     CSS_PATH = "ottwatch.tcss"
+    COMMANDS = App.COMMANDS | {OttwatchCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),

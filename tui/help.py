@@ -18,13 +18,14 @@ without a running agent (live duty or forensics on a replay database).
 |---|---|---|
 | `1`–`7` | anywhere | Live, Alerts, Rings, Regulations, Models, Review, Audit |
 | `/` | Live | filter: `level:high code:geo.anonymizer user:ID region:DE` |
+| `e` | Live | every event / only those that scored (the default) |
 | `p` | Live | pause / resume following new rows |
 | `enter` | a row | drill down into the event and its user |
 | `v` / `b` | drill-down, Review | label violation / benign (with a note) |
 | `a` / `s` / `u` | Alerts | acknowledge / silence / unsilence |
 | `r` | Models | retrain (the running agent does it) |
 | `P` / `R` | Models | promote the newest candidate / roll back |
-| `ctrl+p` | anywhere | command palette: every action |
+| `ctrl+p` | anywhere | command palette: every screen and action |
 | `escape` | a sub-screen | back |
 | `q` | anywhere | quit |
 

@@ -208,7 +208,8 @@ class TailedFile:
         if self.fd is not None and not self._observe():
             self._on_truncate()  # the live file, not read yet, was copied and truncated
         rotated = self.backlog[0]
-        chunk = Chunk(self.name, [])
+        # its lines name the file they were read from; checkpoints keep this source's name
+        chunk = Chunk(file_source_name(rotated.opened.generation.path), [])
         try:
             data = rotated.opened.stream.read(READ_BYTES)
         except UNREADABLE as exc:

@@ -50,6 +50,38 @@ class LogWriter(threading.Thread):
         self.done.set()
 
 
+class CatchUp:
+    """When the agent had read every line the writer wrote: the demo's throughput is
+    measured up to then, not over the time the console stays open afterwards."""
+
+    def __init__(self, agent, writer: LogWriter) -> None:  # noqa: ANN001
+        self.agent, self.writer = agent, writer
+        self.at: float | None = None
+
+    def __call__(self, *_: object) -> None:
+        if self.at is None and self.writer.done.is_set() \
+                and self.agent.stats.lines >= self.writer.written:
+            self.at = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float | None:
+        return None if self.at is None else self.at - self.agent.stats.started
+
+
+def rings_found(engine, truth) -> str:  # noqa: ANN001
+    """The rings the agent found, against the account farms the log planted."""
+    from storage import console as reads
+
+    rings = reads.rings(engine)
+    found = {member for ring in rings for member in ring["members"]}
+    farms = truth.of_kind("account_farm")
+    planted = [farm["users"] for farm in farms]
+    recovered = sum(1 for users in planted for user in users if user in found)
+    return (f"rings:    {len(rings)} found, holding {recovered} of the "
+            f"{sum(map(len, planted))} accounts of the {len(planted)} planted account farm"
+            f"{'' if len(planted) == 1 else 's'}")
+
+
 class Heartbeat:
     """The demo's agent says it is alive, as `ottwatch agent` does, for the status bar."""
 
@@ -89,6 +121,7 @@ def command(events: int, days: float, folder: str | None, rate: int, seed: int,
     from agent.runner import make_agent
     from agent.sources.filetail import FileTailSource
     from fixtures.realistic import StreamSpec, realistic_lines
+    from fixtures.realistic.truth import Truth
     from ottwatch.clock import WallClock
     from storage import open_database
 
@@ -108,19 +141,23 @@ def command(events: int, days: float, folder: str | None, rate: int, seed: int,
     start = datetime.fromtimestamp(time.time() // 3600 * 3600 - days * 86_400, UTC)
     spec = StreamSpec(users=max(100, events // 25), days=days, events=events, seed=seed,
                       start=start.isoformat().replace("+00:00", "Z"), bad_ratio=0.002)
-    lines = list(realistic_lines(spec))
+    truth = Truth()
+    lines = list(realistic_lines(spec, truth))
     writer = LogWriter(log_path, lines, rate)
     source = FileTailSource([str(log_path)], {}, max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], WallClock())
     agent.after_commit.append(Heartbeat(engine, agent))
+    caught_up = CatchUp(agent, writer)
+    agent.after_commit.append(caught_up)
     console = Console()
 
     if headless:
         asyncio.run(_run_headless(agent, source, writer, console, log_path))
     else:
         _run_with_console(agent, writer, engine, db_path)
-    console.print(summary_table(agent.stats, title="ottwatch demo"))
+    console.print(summary_table(agent.stats, title="ottwatch demo", elapsed=caught_up.elapsed))
+    console.print(rings_found(engine, truth), markup=False, highlight=False)
     console.print(f"database: {db_path}\nlog:      {log_path}")
     console.print(f"next:     ottwatch tui --db {db_path}")
 

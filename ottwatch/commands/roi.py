@@ -169,9 +169,30 @@ def _render(report: RoiReport, inputs: RoiInputs, window: Window | None,
     table.add_row("cost", Text(f"{report.cost:,.2f} {cur}  ({report.monthly_cost:,.0f}/month)"))
     table.add_row("net benefit", _money(report.net_benefit, cur))
     table.add_row("ROI", Text("-" if report.roi_pct is None else f"{report.roi_pct:,.1f} %"))
-    table.add_row("payback", Text("never (no benefit)" if report.payback_months is None
-                                  else f"{report.payback_months:,.2f} months"))
+    table.add_row("payback", Text(payback_text(report)))
+    add_assumptions(table, settings)
     return table
+
+
+def payback_text(report: RoiReport) -> str:
+    if report.payback_months is not None:
+        return f"{report.payback_months:,.2f} months"
+    if report.benefit <= 0:
+        return "never (no benefit)"
+    return "never (the benefit is below the cost)"
+
+
+def add_assumptions(table: Table, settings: RoiSettings) -> None:
+    """The figures the result rests on, all from `[scoring.roi]` in the config."""
+    cur = settings.currency
+    table.add_section()
+    table.add_row("assumptions", Text("[scoring.roi] in the config", style="dim"))
+    table.add_row("  enforcement probability", Text(f"{settings.enforcement_probability:g}"))
+    table.add_row("  churn cost per incident", _money(settings.churn_cost_per_incident, cur))
+    table.add_row("  legal cost per violation", _money(settings.legal_cost_per_incident, cur))
+    table.add_row("  fine without a figure", _money(settings.default_fine, cur))
+    for name, amount in settings.monthly_costs.items():
+        table.add_row(plain(f"  monthly {name}"), _money(amount, cur))
 
 
 @click.command("roi")
@@ -209,6 +230,8 @@ def command(config_path: str | None, db: str | None, months: int | None, as_json
             "churn_cost_per_incident": settings.churn_cost_per_incident,
             "legal_cost_per_incident": settings.legal_cost_per_incident,
             "monthly_costs": settings.monthly_costs,
+            "default_fine": settings.default_fine,
+            "currency": settings.currency,
         }
         click.echo(dumps(payload, indent=True))
         return

@@ -72,7 +72,7 @@ def test_label_retrain_models_predict(replayed: tuple[Path, Stream]) -> None:
     for event_id in planted[:8]:
         out = invoke(label_command, event_id, "--violation", "--note", "3 am export", *config)
         assert out.strip() == f"{event_id} labelled violation by {getpass.getuser()}"
-    invoke(label_command, "evt-000000001", "--benign", *config)
+    invoke(label_command, "evt-21-000000001", "--benign", *config)
     missing = CliRunner().invoke(label_command, ["no-such-event", "--violation", *config])
     assert missing.exit_code == 1 and "no stored event 'no-such-event'" in missing.output
     neither = CliRunner().invoke(label_command, [planted[0], *config])

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from scoring_helpers import DAY, NOON, Filled, assessment_for, make_event
 
@@ -197,3 +199,43 @@ def test_roi_without_the_regulation_table(db: Filled, monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "ottwatch.regulations.table", None)  # import fails
     data = json.loads(run(db, "--months", "1", "--json").output)
     assert data["fines_by_regulation"] == {"CCPA": 100.0, "GDPR": 10_000.0, "LGPD": 80_000.0}
+
+
+@settings(max_examples=300, deadline=None)
+@given(violations=st.dictionaries(st.sampled_from(["GDPR", "CCPA", "LGPD", "unknown"]),
+                                  st.integers(0, 50), max_size=4),
+       incidents=st.integers(0, 500), months=st.floats(1 / 30.4375, 36),
+       monthly=st.floats(0, 100_000), probability=st.floats(0, 1))
+def test_roi_and_payback_never_contradict_each_other(
+        violations: dict[str, int], incidents: int, months: float, monthly: float,
+        probability: float) -> None:
+    tuned = SETTINGS.model_copy(update={"enforcement_probability": probability,
+                                        "monthly_costs": {"team": monthly}})
+    report = compute_roi(RoiInputs(violations=violations, fraud_incidents=incidents,
+                                   months=months), tuned)
+    if report.payback_months is not None:  # paid back: within the period, a gain
+        assert report.net_benefit >= 0
+        assert report.roi_pct is None or report.roi_pct >= 0
+        assert report.payback_months <= report.months + 0.01
+    if report.net_benefit < 0:
+        assert report.payback_months is None
+    if report.roi_pct is not None and report.roi_pct < 0:
+        assert report.payback_months is None
+
+
+def test_roi_table_says_a_loss_never_pays_back_and_shows_its_assumptions(
+        db: Filled) -> None:
+    config = db.path.parent / "dear.toml"
+    config.write_text(CONFIG.replace("team = 500", "team = 10000000"), encoding="utf-8")
+    result = CliRunner().invoke(roi, ["--months", "1", "--db", str(db.path), "--config",
+                                      str(config)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = {cells[1].strip(): cells[2].strip() for line in result.output.splitlines()
+             if len(cells := line.split("│")) == 4}
+    assert lines["ROI"].startswith("-")
+    assert lines["payback"] == "never (the benefit is below the cost)"
+    assert lines["enforcement probability"] == "0.01"
+    assert lines["churn cost per incident"] == "200.00 EUR"
+    assert lines["legal cost per violation"] == "1,000.00 EUR"
+    assert lines["monthly team"] == "10,000,000.00 EUR"
+    assert lines["monthly infrastructure"] == "1,000.00 EUR"

@@ -59,6 +59,8 @@ def rows(db: Path, sql: str) -> list[tuple]:
 async def test_filter_the_stream_by_level_and_user(console_db: Path) -> None:
     async with app_on(console_db).run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        await pilot.press("e")  # every event, not only those that scored
+        await settle(pilot)
         table = pilot.app.query_one("#stream", DataTable)
         everything = table.row_count
         await pilot.press("slash", *"level:medium", "enter")
@@ -87,6 +89,8 @@ async def test_drill_into_a_user_and_label_an_event(console_db: Path) -> None:
         assert "account.takeover_pattern" in column(timeline, "top reason")
     async with app_on(console_db).run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        await pilot.press("e")  # the hostile event scored 0
+        await settle(pilot)
         await pilot.press("enter")  # the newest row: the hostile event
         await settle(pilot)
         await pilot.press("b", *"looked fine", "enter")
@@ -99,6 +103,8 @@ async def test_drill_into_a_user_and_label_an_event(console_db: Path) -> None:
 
 async def test_untrusted_strings_are_shown_literally(console_db: Path) -> None:
     async with app_on(console_db).run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")  # the hostile event scored 0
         await settle(pilot)
         assert HOSTILE_USER in column(pilot.app.query_one("#stream", DataTable), "user")
         await pilot.press("enter")

@@ -39,6 +39,10 @@ def test_console_follows_a_live_agent_and_restores_the_terminal(tmp_path: Path,
                               capture_output=True, text=True).stdout
 
     try:
+        poll_until(lambda: "scored events" in screen(), 60, what="the console up")
+        # these plays score 0: Live opens on what scored, e shows every event
+        assert "tmux-first" not in screen()
+        subprocess.run(["tmux", "send-keys", "-t", session, "e"], check=True)
         poll_until(lambda: "tmux-first" in screen() and "agent up" in screen(), 60,
                    what="the console showing the first events and the agent up")
         with open(log, "a", encoding="utf-8") as out:

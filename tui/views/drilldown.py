@@ -55,6 +55,35 @@ def event_table(event: dict[str, Any] | None) -> Table:
     return table
 
 
+def user_table(user_id: str, timeline: list[dict[str, Any]]) -> Table:
+    """The top-left panel when the drill-down was opened on a user, not an event."""
+    table = Table(title="user", title_justify="left", show_header=False, expand=True)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    table.add_row("user_id", plain(user_id))
+    table.add_row("events", f"{len(timeline)}{'+' if len(timeline) >= 200 else ''}")
+    if timeline:
+        table.add_row("newest", clock(timeline[0]["ts"]))
+        table.add_row("highest score", f"{max(row['score'] for row in timeline):.0f}")
+    return table
+
+
+def user_reasons(timeline: list[dict[str, Any]]) -> Table:
+    """The user's top reasons over the timeline, for a drill-down opened on a user."""
+    counts: dict[str, int] = {}
+    for row in timeline:
+        if row["top_code"]:
+            counts[row["top_code"]] = counts.get(row["top_code"], 0) + 1
+    table = Table(title="top reasons", title_justify="left", expand=True)
+    table.add_column("code", no_wrap=True)
+    table.add_column("events", justify="right")
+    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(plain(code), str(count))
+    if not counts:
+        table.add_row("-", Text("no detector fired", style="dim"))
+    return table
+
+
 def user_summary(user_id: str, state: dict[str, Any] | None, rings: list[dict[str, Any]],
                  timers: list[dict[str, Any]], now: float) -> Text:
     text = Text("user ", style="bold")
@@ -121,9 +150,13 @@ class DrillDown(Screen[None]):
         self.app.call_from_thread(self._show, data)
 
     def _show(self, data: dict[str, Any]) -> None:
-        self.query_one("#event", Static).update(event_table(data["event"]))
-        self.query_one("#reasons", Static).update(reasons_table(data["assessment"]))
         user_id = data["user_id"]
+        if self.event_id is None and user_id:
+            self.query_one("#event", Static).update(user_table(user_id, data["timeline"]))
+            self.query_one("#reasons", Static).update(user_reasons(data["timeline"]))
+        else:
+            self.query_one("#event", Static).update(event_table(data["event"]))
+            self.query_one("#reasons", Static).update(reasons_table(data["assessment"]))
         if not user_id:
             self.query_one("#user", Static).update("unknown event and user")
             return

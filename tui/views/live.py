@@ -27,8 +27,9 @@ Stats = tuple[dict[str, dict[str, int]], tuple[list[float], list[float]]]
 FILTER_HELP = "filter: level:high code:geo.anonymizer user:ID region:DE  (empty clears)"
 
 
-def parse_filter(text: str) -> StreamFilter:
-    """`level:high user:u1` -> StreamFilter; unknown words are an error."""
+def parse_filter(text: str, *, scored: bool = True) -> StreamFilter:
+    """`level:high user:u1` -> StreamFilter; unknown words are an error. `scored` keeps
+    the stream to events that scored above 0 (the `e` key shows every event)."""
     fields: dict[str, str] = {}
     for word in shlex.split(text):
         key, sep, value = word.partition(":")
@@ -37,13 +38,14 @@ def parse_filter(text: str) -> StreamFilter:
         if key == "level" and value not in console.LEVEL_ORDER:
             raise ValueError(f"level is one of {', '.join(console.LEVEL_ORDER)}")
         fields[key] = value
-    return StreamFilter(**fields)
+    return StreamFilter(**fields, scored=scored)
 
 
 class LiveView(Vertical):
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_follow", "Pause/follow"),
+        Binding("e", "toggle_every", "Every event/scored"),
     ]
 
     class Open(Message):
@@ -55,7 +57,8 @@ class LiveView(Vertical):
     def __init__(self, engine: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
-        self.search = StreamSearch(limit=STREAM_LIMIT)
+        self.search = StreamSearch(StreamFilter(scored=True), limit=STREAM_LIMIT)
+        self.filter_text = ""
         self.shown_search: StreamSearch | None = None  # the search whose rows are shown
         self.following = True
         self.shown_ids: list[int] = []
@@ -207,7 +210,15 @@ class LiveView(Vertical):
             self.query_one(DataTable).focus()
 
     def apply_filter(self, text: str) -> None:
-        self.search = StreamSearch(parse_filter(text), limit=STREAM_LIMIT)
+        self._search(parse_filter(text, scored=self.where.scored))
+        self.filter_text = text
+
+    def action_toggle_every(self) -> None:
+        """Between the events that scored (the default) and every event."""
+        self._search(parse_filter(self.filter_text, scored=not self.where.scored))
+
+    def _search(self, where: StreamFilter) -> None:
+        self.search = StreamSearch(where, limit=STREAM_LIMIT)
         self.shown_ids = []
         self._show_state()
         self._load()
@@ -221,6 +232,8 @@ class LiveView(Vertical):
     def _show_state(self) -> None:
         state = Text("following" if self.following else "paused (p to follow)",
                      style="green" if self.following else "yellow")
+        state.append("   scored events (e: every event)" if self.where.scored
+                     else "   every event (e: scored only)")
         if self.where.active:
             parts = [f"{k}:{v}" for k, v in (("level", self.where.level),
                                              ("code", self.where.code),
