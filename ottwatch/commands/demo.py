@@ -97,7 +97,7 @@ class Heartbeat:
             self.last = time.monotonic()
             beat(self.engine, "agent", pid=os.getpid(), started_at=self.started,
                  info={"stored": self.agent.stats.stored,
-                       "quarantined": self.agent.stats.quarantined})
+                       "quarantined": self.agent.stats.quarantined}, every_s=self.every_s)
 
 
 @click.command("demo")
@@ -147,7 +147,9 @@ def command(events: int, days: float, folder: str | None, rate: int, seed: int,
     source = FileTailSource([str(log_path)], {}, max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], WallClock())
-    agent.after_commit.append(Heartbeat(engine, agent))
+    heartbeat = Heartbeat(engine, agent)
+    agent.after_commit.append(heartbeat)
+    agent.on_idle.append(heartbeat)  # alive while idle too: the console says "up", not "down"
     caught_up = CatchUp(agent, writer)
     agent.after_commit.append(caught_up)
     console = Console()
