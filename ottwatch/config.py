@@ -176,9 +176,9 @@ class ConfigError(Exception):
     """A config file that cannot be read or does not validate: one line per mistake,
     each saying where (`file:line: [section] key: message`)."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, *lines: str) -> None:
         super().__init__("\n".join(lines))
-        self.lines = lines
+        self.lines = list(lines)
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -199,7 +199,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
-            raise ConfigError([f"{path}: no such file"]) from exc
+            raise ConfigError(f"{path}: no such file") from exc
     config = validate_config(text, str(path or "defaults"))
     if env_url := os.environ.get(DB_URL_ENV):
         config.storage.url = env_url
@@ -221,7 +221,7 @@ def validate_config(text: str, where: str) -> Config:
         at = _TOML_AT.search(message)
         line = (at.group(1) or max(1, len(text.splitlines()))) if at else None
         place = f"{where}:{line}" if line else where
-        raise ConfigError([f"{place}: not valid TOML: {_TOML_AT.sub('', message)}"]) from exc
+        raise ConfigError(f"{place}: not valid TOML: {_TOML_AT.sub('', message)}") from exc
     model = config_model()
     problems: list[Problem] = []
     config = None
@@ -231,7 +231,7 @@ def validate_config(text: str, where: str) -> Config:
         problems = from_validation(exc, model)
     problems += _section_checks(model, data, problems)
     if problems:
-        raise ConfigError(render(problems, where, text, config_sections()))
+        raise ConfigError(*render(problems, where, text, config_sections()))
     assert config is not None
     return config  # type: ignore[return-value]
 
