@@ -133,6 +133,8 @@ def config_model() -> type[ConfigBase]:
     children: dict[str, dict[str, Any]] = {}
     for name, model in sections.items():
         parent, _, child = name.rpartition(".")
+        if "." in parent:
+            raise TypeError(f"[{name}]: sections nest one level deep")
         if parent:
             children.setdefault(parent, {})[child] = (model, Field(default_factory=model))
     top: dict[str, Any] = {}
