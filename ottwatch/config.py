@@ -169,8 +169,17 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Config":  # made on first use: see `config_sections`
-        return config_model()
+    """`Config` and the section models made with it (`ScoringSection`), made on first
+    use (see `config_sections`); by name, so that a config pickles (the trainer's
+    process gets one)."""
+    if name != "Config" and not name.endswith("Section"):  # e.g. a `__wrapped__` probe
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    model = config_model()
+    made = {model.__name__: model} | {
+        field.annotation.__name__: field.annotation for field in model.model_fields.values()
+        if getattr(field.annotation, "__module__", None) == __name__}
+    if name in made:
+        return made[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -164,3 +164,12 @@ def test_config_check_of_no_file_prints_every_default_as_toml(tmp_path: Path,
     assert result.exit_code == 0
     assert validate_config(result.output, "printed").model_dump() == \
         validate_config("", "defaults").model_dump()
+
+
+def test_a_config_pickles_for_the_training_process() -> None:
+    import pickle
+
+    config = validate_config(CUSTOM, "custom")
+    again = pickle.loads(pickle.dumps(config))
+    assert type(again) is type(config) and again.model_dump() == config.model_dump()
+    assert again.scoring.learning.enabled is False
