@@ -26,14 +26,13 @@ from agent.sources.limits import SocketLimits
 from agent.sources.recorded import RecordedSource
 from agent.sources.sockets import SocketSource
 from agent.training import ProcessTrainer
-from ottwatch.alerts.service import find_alert_sink, run_alerting
+from ottwatch.alerts.service import run_alerting
 from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock
 from ottwatch.config import Config, ConfigError, SourcesConfig, load_config, mask_url
 from ottwatch.learning.context import context_stages
-from ottwatch.learning.runtime import LearningRuntime, learning_stage
+from ottwatch.learning.runtime import LearningRuntime
 from ottwatch.logs import setup_logging
-from ottwatch.scoring import AdaptiveScorer
 from ottwatch.stages import build_pipeline
 from ottwatch.thresholds_learning import relearn
 from ottwatch.time_bounds import future_bound
@@ -96,9 +95,9 @@ def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clo
                overlap_commits: bool | None = None, storage: FaultWaiter | None = None) -> Agent:
     pipeline = build_pipeline(config, scoring=scoring)
     pipeline.restore(load_stage_states(engine))
-    if (alerts := find_alert_sink(pipeline)) is not None:
+    if (alerts := pipeline.handles.alerts) is not None:
         prepare_sink(alerts, engine)
-    if (stage := learning_stage(pipeline)) is not None:  # score with the active models
+    if (stage := pipeline.handles.learning) is not None:  # score with the active models
         LearningRuntime(engine, stage, context=lambda: context_stages(config)).load_models()
     return Agent(
         engine,
@@ -289,13 +288,13 @@ class AgentService:
         retention = RetentionJob(engine, config.retention, config.storage.retention_days)
         scheduler.add(Job("retention", self._job(retention.run),
                           every_s=config.retention.interval_s), run_now=True)
-        scorer = agent.pipeline.scorer
-        if isinstance(scorer, AdaptiveScorer):
+        scorer = agent.pipeline.handles.scorer
+        if scorer is not None:
             scheduler.add(Job("thresholds",
                               self._job(lambda: relearn(engine, scorer, now=time.time())),
                               daily_at="03:00"))
         handlers = self.command_handlers(scheduler)
-        stage = learning_stage(agent.pipeline)
+        stage = agent.pipeline.handles.learning
         if stage is not None:
             learning = LearningRuntime(
                 engine, stage, context=lambda: context_stages(self.config),
@@ -363,7 +362,7 @@ class AgentService:
         if self.config.metrics.listen:
             self._serve_metrics()
         self.agent.after_commit.append(lambda *_: self._on_idle())
-        alerts = find_alert_sink(self.agent.pipeline)
+        alerts = self.agent.pipeline.handles.alerts
         if alerts is not None:
             self.health_alerts = HealthAlerts(alerts, lambda: self.config.metrics)
         self.scheduler = self._jobs()
@@ -425,7 +424,7 @@ async def run_recorded(
     agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
     if on_progress is not None:
         agent.after_commit.append(lambda *_: on_progress(agent, source))
-    alerts = find_alert_sink(agent.pipeline)
+    alerts = agent.pipeline.handles.alerts
     if alerts is not None:
         alerts.event_time = True  # items count at their own time: deterministic replay
         alerts.deliver = send  # without --send: alerts recorded, no outbox rows

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from ottwatch.alerts.redact import mask_generic_url, mask_path, mask_query
-from ottwatch.alerts.settings import AlertSettings
+from ottwatch.config_problems import Problem, from_validation, render
 from ottwatch.geo.settings import GeoSettings
 
 if TYPE_CHECKING:
-    from ottwatch.regulations.settings import RegulationSettings
-    from ottwatch.rings.settings import RingSettings
-    from ottwatch.stages.playback import PlaybackSettings
-    from ottwatch.stages.security import SecuritySettings
-    from ottwatch.stages.velocity import VelocitySettings
-    from storage.retention import RetentionSettings
+    from ottwatch.alerts.settings import AlertSettings
 
 SYSTEM_CONFIG = Path("/etc/ottwatch/ottwatch.toml")
 USER_CONFIG = Path(platformdirs.user_config_dir("ottwatch")) / "ottwatch.toml"
@@ -104,10 +101,6 @@ class GeoConfig(GeoSettings):
     feed_urls: list[str] = []
 
 
-class AlertsConfig(AlertSettings):
-    """`[alerts]`: keys and defaults in `ottwatch.alerts.settings.AlertSettings`."""
-
-
 class MetricsConfig(Section):
     """`[metrics]`: the agent's health (docs/decisions/health.md)."""
 
@@ -130,60 +123,100 @@ class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
-def _stage_settings() -> dict[str, type[BaseModel]]:
-    """The sections whose settings live with their stages. Their packages import the
-    pipeline (networkx, the alert sink...), so they are imported when `Config` is first
-    validated, not with this module: `ottwatch tui` reads the database URL and masks it
-    without loading the pipeline."""
-    from ottwatch.regulations.settings import RegulationSettings
-    from ottwatch.rings.settings import RingSettings
-    from ottwatch.stages.playback import PlaybackSettings
-    from ottwatch.stages.security import SecuritySettings
-    from ottwatch.stages.velocity import VelocitySettings
-    from storage.retention import RetentionSettings
-
-    settings: dict[str, type[BaseModel]] = {
-        "SecuritySettings": SecuritySettings, "VelocitySettings": VelocitySettings,
-        "PlaybackSettings": PlaybackSettings, "RegulationSettings": RegulationSettings,
-        "RetentionSettings": RetentionSettings, "RingSettings": RingSettings}
-    globals().update(settings)  # where pydantic resolves the annotations below
-    return settings
-
-
-def _default(name: str) -> Any:
-    """A section's default, made from its settings class once that is imported."""
-    return lambda: _stage_settings()[name]()
-
-
-class Config(Section):
-    storage: StorageConfig = StorageConfig()
-    ingest: IngestConfig = IngestConfig()
-    sources: SourcesConfig = SourcesConfig()
-    geo: GeoConfig = GeoConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    log: LogConfig = LogConfig()
-    metrics: MetricsConfig = MetricsConfig()
-    security: SecuritySettings = Field(default_factory=_default("SecuritySettings"))
-    velocity: VelocitySettings = Field(default_factory=_default("VelocitySettings"))
-    playback: PlaybackSettings = Field(default_factory=_default("PlaybackSettings"))
-    regulations: RegulationSettings = Field(default_factory=_default("RegulationSettings"))
-    retention: RetentionSettings = Field(default_factory=_default("RetentionSettings"))
-    rings: RingSettings = Field(default_factory=_default("RingSettings"))
-    # The scorer and the segments validate their own keys (`ScoringSettings.from_scoring`).
-    scoring: dict[str, Any] = {}
+class ConfigBase(Section):
+    """What every config has beside its sections (those come from `config_model`)."""
 
     source_path: Path | None = Field(None, exclude=True)
 
-    @classmethod
-    def model_rebuild(cls, **kwargs: Any) -> bool | None:
-        """Pydantic completes the model on its first use, through this: the stage
-        settings its annotations name are imported first."""
-        _stage_settings()
-        return super().model_rebuild(**kwargs)
+
+def _own_sections() -> tuple[dict[str, type[BaseModel]], dict[str, type[BaseModel]]]:
+    """The sections no pipeline part owns: those read before the parts', those after."""
+    from ottwatch.roi import RoiSettings
+    from storage.retention import RetentionSettings
+
+    before = {"storage": StorageConfig, "ingest": IngestConfig, "sources": SourcesConfig}
+    after = {"log": LogConfig, "metrics": MetricsConfig, "retention": RetentionSettings,
+             "scoring.roi": RoiSettings}
+    return before, after
+
+
+@cache
+def config_sections() -> dict[str, type[BaseModel]]:
+    """Every section (dotted for a sub-table) -> its settings model, in the order
+    `config check` shows them: the pipeline's from its table of parts, in its order.
+    The settings modules are imported on first use, not with this module: `ottwatch tui`
+    masks a database URL without them."""
+    from ottwatch.stages.table import part_sections
+
+    before, after = _own_sections()
+    return {**before, **part_sections(), **after}
+
+
+@cache
+def config_model() -> type[ConfigBase]:
+    """The `Config` model, made from `config_sections()`: sub-tables (`scoring.learning`)
+    become fields of their parent's model. Every section forbids unknown keys."""
+    sections = config_sections()
+    children: dict[str, dict[str, Any]] = {}
+    for name, model in sections.items():
+        parent, _, child = name.rpartition(".")
+        if "." in parent:
+            raise TypeError(f"[{name}]: sections nest one level deep")
+        if parent:
+            children.setdefault(parent, {})[child] = (model, Field(default_factory=model))
+    top: dict[str, Any] = {}
+    for name, model in sections.items():
+        if "." in name:
+            continue
+        if name in children:
+            model = create_model(f"{name.title()}Section", __base__=model, **children[name])
+        top[name] = (model, Field(default_factory=model))
+    return create_model("Config", __base__=ConfigBase, **top)
+
+
+def section_model(name: str) -> type[BaseModel]:
+    """The model of a section as the config validates it (with its sub-tables)."""
+    model = config_model().model_fields[name].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model
+
+
+if TYPE_CHECKING:
+    class Config(ConfigBase):
+        """The parts' sections are attributes too (`config.velocity`)."""
+
+        storage: StorageConfig
+        ingest: IngestConfig
+        sources: SourcesConfig
+        log: LogConfig
+        geo: GeoConfig
+        alerts: AlertSettings
+
+        def __getattr__(self, section: str) -> Any: ...
+
+
+def __getattr__(name: str) -> Any:
+    """`Config` and the section models made with it (`ScoringSection`), made on first
+    use (see `config_sections`); by name, so that a config pickles (the trainer's
+    process gets one)."""
+    if name != "Config" and not name.endswith("Section"):  # e.g. a `__wrapped__` probe
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    model = config_model()
+    made = {model.__name__: model} | {
+        field.annotation.__name__: field.annotation for field in model.model_fields.values()
+        if getattr(field.annotation, "__module__", None) == __name__}
+    if name in made:
+        return made[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(Exception):
-    """A config file that cannot be read or does not validate; the message says where."""
+    """A config file that cannot be read or does not validate: one line per mistake,
+    each saying where (`file:line: [section] key: message`)."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -199,27 +232,62 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | N
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     path = find_config_path(explicit)
-    data: dict[str, Any] = {}
+    text = ""
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ConfigError(f"{path}: no such file") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"[{'.'.join(str(p) for p in err['loc'])}] {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path or 'defaults'}: {problems}") from exc
+    config = validate_config(text, str(path or "defaults"))
     if env_url := os.environ.get(DB_URL_ENV):
         config.storage.url = env_url
     if path is not None:
         config.source_path = path
         _resolve_relative_paths(config, path.parent)
     return config
+
+
+_TOML_AT = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
+
+
+def validate_config(text: str, where: str) -> Config:
+    """The config in this TOML text; `ConfigError` lists every mistake, one per line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        at = _TOML_AT.search(message)
+        line = (at.group(1) or max(1, len(text.splitlines()))) if at else None
+        place = f"{where}:{line}" if line else where
+        raise ConfigError(f"{place}: not valid TOML: {_TOML_AT.sub('', message)}") from exc
+    model = config_model()
+    problems: list[Problem] = []
+    config = None
+    try:
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        problems = from_validation(exc, model)
+    problems += _section_checks(model, data, problems)
+    if problems:
+        raise ConfigError(*render(problems, where, text, config_sections()))
+    assert config is not None
+    return config  # type: ignore[return-value]
+
+
+def _section_checks(model: type[ConfigBase], data: dict[str, Any],
+                    found: list[Problem]) -> list[Problem]:
+    """What a section checks across its keys once they validate (`problems()`: alert
+    routes against the channels' tags, channels apprise cannot load), for every
+    section without a mistake already."""
+    out: list[Problem] = []
+    broken = {problem.loc[0] for problem in found if problem.loc}
+    for name, field in model.model_fields.items():
+        checks = getattr(field.annotation, "problems", None)
+        if checks is None or name in broken or name not in data:
+            continue
+        section = field.annotation.model_validate(data[name])  # type: ignore[union-attr]
+        out += [Problem((name, *p.loc), p.message, p.did_you_mean) for p in section.problems()]
+    return out
 
 
 def _resolve_relative_paths(config: Config, base: Path) -> None:
@@ -285,8 +353,8 @@ def mask_privacy_url(rendered: str) -> str:
 
 
 def effective_config(config: Config) -> dict[str, Any]:
-    """The config as a dict with every secret masked, for `ottwatch config check`."""
-    data = config.model_dump(mode="json")
+    """Every section's effective values, secrets masked (`ottwatch config check`)."""
+    data = config.model_dump()
     data["storage"]["url"] = mask_url(config.storage.url)
     data["alerts"]["urls"] = [mask_apprise_url(u) for u in config.alerts.urls]
     data["geo"]["feed_urls"] = [mask_url(u) for u in config.geo.feed_urls]

@@ -10,9 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ottwatch.events import Event
+
+if TYPE_CHECKING:
+    from ottwatch.alerts.sink import AlertSink
+    from ottwatch.learning.stage import LearningStage
+    from ottwatch.scoring import AdaptiveScorer
 
 LEVELS = ("low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
@@ -193,12 +198,24 @@ def decision_for(score: float, review_at: float, block_at: float) -> str:
     return "allow"
 
 
+@dataclass(frozen=True, slots=True)
+class Handles:
+    """The parts of a built pipeline that the runtime talks to, by name (the builder
+    hands them out; nobody searches the stages and sinks for them). None: not built."""
+
+    scorer: AdaptiveScorer | None = None
+    alerts: AlertSink | None = None
+    learning: LearningStage | None = None
+
+
 class Pipeline:
     def __init__(self, stages: Sequence[Stage] = (), scorer: Scorer | None = None,
                  *, assess: bool = True, sinks: Sequence[Sink] = (),
                  persist_every_s: float = 30.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 handles: Handles | None = None) -> None:
         self.stages = list(stages)
+        self.handles = handles if handles is not None else Handles()
         self.sinks = list(sinks)
         # Snapshots cost time in proportion to the state; however often a stage marks
         # itself dirty, it is saved at most this often (wall time), and at shutdown.

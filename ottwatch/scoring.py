@@ -31,10 +31,10 @@ OutcomeCounts = Mapping[tuple[str | None, str | None, bool], int]
 
 
 class ScoringSettings(BaseModel):
-    """`[scoring]` in the config. Sub-tables (`segments`, `roi`, ...) belong to other
-    settings models and are ignored here."""
+    """`[scoring]` in the config: the scorer's keys. Its sub-tables (`segments`,
+    `learning`, `roi`) are other parts' sections, added to it by the config's schema."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     weights: dict[str, float] = Field(default_factory=dict)
     base_threshold: float = Field(50.0, ge=0, le=100)
@@ -64,7 +64,12 @@ class ScoringSettings(BaseModel):
 
     @classmethod
     def from_scoring(cls, scoring: Mapping[str, Any]) -> ScoringSettings:
-        return cls.model_validate(scoring)
+        """A whole `[scoring]` table, sub-tables included, validated as the config does."""
+        from ottwatch.config import section_model
+
+        parsed = section_model("scoring").model_validate(scoring)
+        assert isinstance(parsed, ScoringSettings)
+        return parsed
 
     def is_night(self, hour: int) -> bool:
         start, end = self.night_start_hour, self.night_end_hour

@@ -21,8 +21,9 @@ from typing import Any
 import apprise
 
 from ottwatch.alerts.redact import scrub_secrets
-from ottwatch.alerts.settings import AlertSettings
+from ottwatch.alerts.settings import AlertSettings, split_entry
 from ottwatch.config import ConfigError, mask_apprise_url, mask_privacy_url
+from ottwatch.config_problems import Problem
 
 APPRISE_LOGGER = "apprise"
 ERROR_CHARS = 500
@@ -64,13 +65,17 @@ def load_channels(settings: AlertSettings) -> list[Channel]:
     return list(channels.values())
 
 
-def split_entry(entry: str) -> tuple[list[str], str]:
-    """`chat,email=json://...` -> (["chat", "email"], "json://..."); a bare URL has no tags."""
-    head = entry.split("://", 1)[0]
-    if "=" not in head:
-        return [], entry.strip()
-    tags, _, url = entry.partition("=")
-    return [t.strip() for t in re.split(r"[,\s]+", tags) if t.strip()], url.strip()
+def unloadable_urls(settings: AlertSettings) -> list[Problem]:
+    """`[alerts] urls` entries apprise cannot load, each shown masked."""
+    problems = []
+    for index, entry in enumerate(settings.urls):
+        try:
+            _from_entry(entry)
+        except ChannelError:
+            problems.append(Problem(("urls", index), f"apprise cannot load "
+                                    f"'{mask_apprise_url(entry)}' (not an apprise URL, or a "
+                                    "service it does not know)"))
+    return problems
 
 
 @contextmanager

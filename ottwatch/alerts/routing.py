@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ottwatch.alerts.settings import AlertSettings, RouteOverride
+from ottwatch.alerts.settings import AlertSettings, RouteOverride, split_entry
+from ottwatch.config_problems import Problem, closest
 from ottwatch.pipeline import LEVELS
 
 if TYPE_CHECKING:
@@ -48,3 +49,27 @@ class Router:
         if any(name in c.tags for c in self.channels):
             return tuple(c for c in self.channels if name in c.tags)
         return None
+
+
+def routed_tags(settings: AlertSettings) -> set[str]:
+    """Every tag a severity's route or an override sends to."""
+    tags = {tag for severity in LEVELS for tag in settings.routes.tags(severity)}
+    for override in settings.overrides:
+        tags.update(override.all_tags())
+    return tags
+
+
+def unrouted_channels(settings: AlertSettings) -> list[Problem]:
+    """`[alerts] urls` entries whose tags no route or override uses: nothing would ever
+    be sent to them (an untagged URL receives every route)."""
+    routed = routed_tags(settings)
+    problems = []
+    for index, entry in enumerate(settings.urls):
+        tags, _url = split_entry(entry)
+        if tags and routed.isdisjoint(tags):
+            close = [found for tag in tags if (found := closest(tag, routed))]
+            problems.append(Problem(
+                ("urls", index),
+                f"no route or override uses its tags {', '.join(map(repr, tags))}: "
+                "nothing would be sent to it", ", ".join(dict.fromkeys(close)) or None))
+    return problems

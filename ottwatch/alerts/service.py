@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.alerts.sink import AlertSink
 from ottwatch.alerts.store import refresh_sink
-from ottwatch.pipeline import Pipeline
 
 log = logging.getLogger("ottwatch.alerts")
 
@@ -28,10 +27,6 @@ def build_alert_sink(alerts_config: Any, *, deliver: bool = True) -> AlertSink:
 
     settings = AlertSettings.from_config(alerts_config)
     return AlertSink(settings, load_channels(settings), deliver=deliver)
-
-
-def find_alert_sink(pipeline: Pipeline) -> AlertSink | None:
-    return next((s for s in pipeline.sinks if isinstance(s, AlertSink)), None)
 
 
 async def keep_sink_fresh(sink: AlertSink, engine: Engine, stop: asyncio.Event) -> None:

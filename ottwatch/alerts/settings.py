@@ -20,13 +20,17 @@ replaces the route of the alerts it matches (first match wins):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ottwatch.pipeline import LEVELS
+
+if TYPE_CHECKING:
+    from ottwatch.config_problems import Problem
 
 Level = Literal["low", "medium", "high", "critical"]
 BodyFormat = Literal["text", "markdown", "html"]
@@ -142,3 +146,24 @@ class AlertSettings(_Strict):
 
     def override_named(self, name: str) -> RouteOverride | None:
         return next((o for o in self.overrides if o.name and o.name == name), None)
+
+    def problems(self) -> list[Problem]:
+        """Mistakes across keys (the config reports them with the rest): channels that
+        no route reaches, and URLs apprise cannot load."""
+        from ottwatch.alerts.routing import unrouted_channels
+
+        found = unrouted_channels(self)
+        if self.urls:
+            from ottwatch.alerts.channels import unloadable_urls  # imports apprise
+
+            found += unloadable_urls(self)
+        return found
+
+
+def split_entry(entry: str) -> tuple[list[str], str]:
+    """`chat,email=json://...` -> (["chat", "email"], "json://..."); a bare URL has no tags."""
+    head = entry.split("://", 1)[0]
+    if "=" not in head:
+        return [], entry.strip()
+    tags, _, url = entry.partition("=")
+    return [t.strip() for t in re.split(r"[,\s]+", tags) if t.strip()], url.strip()

@@ -61,7 +61,6 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
     on the machine."""
     from agent.runner import run_recorded
     from fixtures.streams import Stream, write_stream
-    from ottwatch.learning.runtime import learning_stage
 
     if rules_only and (models or ingest_only):
         other = "--models" if models else "--ingest-only"
@@ -82,7 +81,7 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
     config = load(config_path, str(db_path))
     if rules_only:
         config.rings.enabled = False
-        config.scoring["learning"] = {**config.scoring.get("learning", {}), "enabled": False}
+        config.scoring.learning.enabled = False
     tune_for_throughput()  # as `ottwatch agent` and `replay` do
     # The synthetic stream may run past today (long --days): all of it is to be measured.
     config.ingest.max_future_skew_s = 0
@@ -115,7 +114,7 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
         "random_ids": random_ids,
         "stages": agent.pipeline.stage_names,
         "models": trained,
-        "learning": stage.status if (stage := learning_stage(agent.pipeline)) else None,
+        "learning": stage.status if (stage := agent.pipeline.handles.learning) else None,
         "batch_size": config.storage.batch_size,
     }
     Console().print(summary_table(stats, title="ottwatch bench"))
@@ -133,7 +132,6 @@ def train_on_warm_up(config: Config, path: Path, count: int, console: Console
     would, train every model; the active versions by name (what the timed run loads)."""
     from agent.runner import run_recorded
     from ottwatch.commands.learning import retrain_from_database
-    from ottwatch.learning.settings import LearningSettings
     from storage import open_database
 
     with console.status(f"warming up on {count:,} events"):
@@ -143,7 +141,7 @@ def train_on_warm_up(config: Config, path: Path, count: int, console: Console
         label_top_scored(engine)
         with console.status("training the anomaly ensemble and the violation predictor"):
             results = retrain_from_database(engine, config,
-                                            LearningSettings.from_scoring(config.scoring), "all")
+                                            config.scoring.learning, "all")
     finally:
         engine.dispose()
     for result in results:

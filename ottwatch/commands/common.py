@@ -31,13 +31,23 @@ def db_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+class ConfigMistakes(click.ClickException):
+    """A config that does not validate: its mistakes one per line as the config gives
+    them (`file:line: [section] key: message`), exit status 2 like a usage error."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=file is None, file=file)
+
+
 def load(config_path: str | None, db: str | None = None) -> Config:
     from ottwatch.config import ConfigError, load_config
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigMistakes(str(exc)) from exc
     if db:
         config.storage.url = db_url(db)
     return config

@@ -34,11 +34,7 @@ def _open(config_path: str | None, db: str | None) -> tuple[Config, Engine, Lear
     from storage import open_database
 
     config = load(config_path, db)
-    try:
-        settings = LearningSettings.from_scoring(config.scoring)
-    except ValueError as exc:
-        raise click.ClickException(f"[scoring.learning]: {exc}") from exc
-    return config, open_database(config.storage.url), settings
+    return config, open_database(config.storage.url), config.scoring.learning
 
 
 def _context(config: Config) -> Callable[[], list[Any]]:

@@ -208,7 +208,7 @@ def command(config_path: str | None, db: str | None, months: int | None, as_json
 
     config = load(config_path, db)
     try:
-        settings = RoiSettings.from_scoring(config.scoring)
+        settings = config.scoring.roi
         table = regulations(config)
     except ValueError as exc:
         raise click.ClickException(f"[scoring]: {exc}") from exc

@@ -10,6 +10,6 @@ CONTEXT_STAGES = ("geo", "segments")
 
 
 def context_stages(config: Config) -> list[Stage]:
-    from ottwatch.stages import build_pipeline
+    from ottwatch.stages import build_stages
 
-    return [stage for stage in build_pipeline(config).stages if stage.name in CONTEXT_STAGES]
+    return build_stages(config, CONTEXT_STAGES)

@@ -26,7 +26,7 @@ from ottwatch.learning.schedule import CronSchedule
 from ottwatch.learning.settings import LearningSettings
 from ottwatch.learning.stage import LearningStage
 from ottwatch.learning.train import MODEL_NAMES, promote, retrain_all
-from ottwatch.pipeline import Pipeline, Stage
+from ottwatch.pipeline import Stage
 from storage.tables import ModelRow
 
 log = logging.getLogger("ottwatch.learning")
@@ -54,11 +54,6 @@ def new_outcomes(engine: Engine, since: float) -> int:
             ASSESSMENTS.c.decision == "block", ASSESSMENTS.c.ts > since,
             ASSESSMENTS.c.top_code.not_in(sorted(LEARNING_CODES)))).scalar_one()
     return int(labels) + int(blocks)
-
-
-def learning_stage(pipeline: Pipeline) -> LearningStage | None:
-    """The pipeline's learning stage, if the config enabled it."""
-    return next((s for s in pipeline.stages if isinstance(s, LearningStage)), None)
 
 
 def last_trained(engine: Engine) -> float | None:

@@ -20,8 +20,7 @@ NOT_PROCESSING = AUTHENTICATION | {"consent_granted", "consent_withdrawn"}
 
 
 class RegulationSettings(BaseModel):
-    """`[regulations]` in the config (or `[scoring.regulations]` until the config
-    declares its own section).
+    """`[regulations]` in the config.
 
     `overrides` is merged over the shipped table, by regulation id, e.g.
     `overrides = { GDPR = { dsar = { days = 20, source = "our policy" } } }`;

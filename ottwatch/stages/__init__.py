@@ -1,58 +1,44 @@
-"""The scoring stages and the factory that assembles them from config.
-
-Order matters: geo fills `batch.columns["geo"]` that the compliance, velocity and
-playback stages read; segments look at the reasons the detectors already gave;
-the scorer then turns reasons into assessments, and sinks consume those.
-"""
+"""The scoring stages, and the factory that assembles them from the config through
+the one table of parts (`ottwatch.stages.table.PARTS`, which also says their order)."""
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
-from ottwatch.pipeline import Pipeline, Sink, Stage
+from ottwatch.pipeline import Handles, Pipeline, Stage
 
 if TYPE_CHECKING:  # the config imports the stages' settings
     from ottwatch.config import Config
+    from ottwatch.stages.table import Kind, PartSpec
 
-log = logging.getLogger("ottwatch.pipeline")
+
+def _build(config: Config, kinds: Collection[Kind],
+           names: Collection[str] | None = None) -> list[tuple[PartSpec, Any]]:
+    """The parts of these kinds (and names) that the config switches on, in table order."""
+    from ottwatch.stages.table import PARTS
+
+    built: dict[str, Any] = {}
+    for spec in PARTS:
+        if spec.kind in kinds and (names is None or spec.name in names):
+            part = spec.build(config, built)
+            if part is not None:
+                built[spec.name] = part
+    return [(spec, built[spec.name]) for spec in PARTS if spec.name in built]
 
 
 def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
-    """The full pipeline for this config; `scoring=False` stores events only."""
-    from ottwatch.alerts.service import build_alert_sink  # not with the package: the config
-    # imports the stages' settings, and the console opens without the alert sink
+    """The full pipeline for this config; `scoring=False` stores events only (the alert
+    sink still raises what is not about scores)."""
+    parts = _build(config, ("stage", "scorer", "sink") if scoring else ("sink",))
+    by_name = {spec.name: part for spec, part in parts}
+    handles = Handles(scorer=by_name.get("thresholds"), alerts=by_name.get("alerts"),
+                      learning=by_name.get("learning"))
+    return Pipeline([part for spec, part in parts if spec.kind == "stage"], handles.scorer,
+                    assess=scoring, sinks=[part for spec, part in parts if spec.kind == "sink"],
+                    persist_every_s=config.storage.state_every_s, handles=handles)
 
-    if not scoring:
-        return Pipeline([], assess=False, sinks=[build_alert_sink(config.alerts)])
-    from ottwatch.geo.setup import make_geo_stage
-    from ottwatch.learning.settings import LearningSettings
-    from ottwatch.learning.stage import LearningStage
-    from ottwatch.regulations.stage import ComplianceStage
-    from ottwatch.rings.stage import RingScoreSink, RingStage
-    from ottwatch.scoring import AdaptiveScorer, ScoringSettings
-    from ottwatch.stages.playback import PlaybackStage
-    from ottwatch.stages.security import InputSecurityStage
-    from ottwatch.stages.segments import SegmentSettings, SegmentStage
-    from ottwatch.stages.velocity import VelocityStage
 
-    geo = make_geo_stage(config)
-    if not geo.lookup.enabled:
-        log.warning("%s", geo.lookup.status())
-    rings = RingStage.from_config(config) if config.rings.enabled else None
-    stages: list[Stage] = [
-        InputSecurityStage(config.security),
-        geo,
-        VelocityStage(config.velocity),
-        PlaybackStage(config.playback),
-        ComplianceStage.from_config(config),
-        *([rings] if rings else []),
-        SegmentStage(SegmentSettings.from_scoring(config.scoring)),
-    ]
-    learning = LearningSettings.from_scoring(config.scoring)
-    if learning.enabled:  # last: it reads every rule's reasons, `geo` and `segment`
-        stages.append(LearningStage(learning))
-    sinks: list[Sink] = [*([RingScoreSink(rings)] if rings else []),
-                         build_alert_sink(config.alerts)]
-    return Pipeline(stages, AdaptiveScorer(ScoringSettings.from_scoring(config.scoring)),
-                    sinks=sinks, persist_every_s=config.storage.state_every_s)
+def build_stages(config: Config, names: Collection[str]) -> list[Stage]:
+    """Only the named stages (those the config switches on), fresh, in pipeline order."""
+    return [part for _spec, part in _build(config, ("stage",), names)]

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
@@ -26,6 +26,8 @@ REFRESHING_TYPES = frozenset({"pause", "seek"})
 
 
 class PlaybackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     plan_limits: dict[str, int] = {"free": 1, "basic": 1, "standard": 2, "premium": 4}
     unknown_plan: str = "standard"
     session_timeout_s: float = Field(4 * 3600.0, gt=0)

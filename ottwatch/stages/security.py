@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ottwatch.events import Event
 from ottwatch.pipeline import Batch
@@ -171,6 +171,8 @@ PATTERN_NAMES = tuple(p.name for p in PATTERNS)
 
 
 class SecuritySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     weight: float = Field(60.0, ge=0, le=100)
     extra_pattern_weight: float = Field(10.0, ge=0, le=100)
     max_weight: float = Field(90.0, ge=0, le=100)

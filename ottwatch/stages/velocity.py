@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
@@ -54,6 +54,8 @@ REPLACED_SPIKE_KEYS = frozenset({"spike_window_s", "spike_min_count", "spike_bas
 
 
 class VelocitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_users: int = Field(200_000, ge=1)
     max_ips: int = Field(200_000, ge=1)
     max_window_events: int = Field(1_000, ge=1)

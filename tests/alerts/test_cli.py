@@ -128,7 +128,8 @@ def test_a_bad_url_is_reported_masked_and_apprise_logs_no_part_of_it(tmp_path, c
     config = _config(tmp_path, [f"chat=nosuchscheme://admin:{PASSWORD}@example.com/"])
     caplog.set_level(logging.DEBUG)
     code, out = _run(config, "test")
-    assert code != 0 and "apprise cannot load chat=nosuchscheme://admin:***@" in out
+    assert code == 2 and len(out.splitlines()) == 1  # a config mistake: one line
+    assert "[alerts] urls[0]: apprise cannot load 'chat=nosuchscheme://admin:***@" in out
     assert PASSWORD not in out and PASSWORD[1:-1] not in caplog.text
 
 

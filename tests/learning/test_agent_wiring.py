@@ -17,8 +17,6 @@ from ottwatch.clock import EventClock
 from ottwatch.config import load_config
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.features import PREDICTION_CODE
-from ottwatch.learning.runtime import learning_stage
-from ottwatch.learning.settings import LearningSettings
 from ottwatch.learning.stage import LearningStage
 from ottwatch.learning.train import retrain_all
 from storage import open_database
@@ -34,7 +32,7 @@ def replay(config_path: Path, log: Path) -> LearningStage:
     source = RecordedSource([str(log)], max_line=config.ingest.max_line_bytes,
                             head=config.ingest.quarantine_raw_bytes)
     agent = make_agent(config, engine, [source], EventClock(), checkpoint=False)
-    stage = learning_stage(agent.pipeline)
+    stage = agent.pipeline.handles.learning
     assert stage is not None and agent.pipeline.stage_names[-1] == "learning"
     asyncio.run(agent.run())
     engine.dispose()
@@ -55,7 +53,7 @@ def test_models_trained_from_the_database_score_in_the_agent(tmp_path: Path) -> 
     engine = open_database(config.storage.url)
     for event_id in sorted(first.planted):
         add_label(engine, event_id, "violation", who="analyst")
-    results = retrain_all(engine, now=1.0, settings=LearningSettings.from_scoring(config.scoring),
+    results = retrain_all(engine, now=1.0, settings=config.scoring.learning,
                           context=context_stages(config))
     assert [r.status for r in results] == ["promoted", "promoted"]
     assert {s.name for s in context_stages(config)} == {"geo", "segments"}
@@ -71,6 +69,6 @@ def test_models_trained_from_the_database_score_in_the_agent(tmp_path: Path) -> 
           f"{PREDICTION_CODE}, {len(flagged - second.planted)} other events")
     assert len(found) >= 0.8 * len(second.planted)
     assert len(flagged - second.planted - first.planted) <= 0.002 * len(rows)
-    agent_stage = learning_stage(make_agent(config, engine, [], EventClock()).pipeline)
+    agent_stage = make_agent(config, engine, [], EventClock()).pipeline.handles.learning
     assert agent_stage is not None and agent_stage.versions == {"ensemble": 1, "predictor": 1}
     engine.dispose()

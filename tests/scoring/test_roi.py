@@ -192,7 +192,8 @@ def test_roi_rejects_bad_settings(db: Filled, tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[scoring.roi]\nenforcement_probability = 2\n", encoding="utf-8")
     result = CliRunner().invoke(roi, ["--db", str(db.path), "--config", str(config)])
-    assert result.exit_code == 1 and "enforcement_probability" in result.output
+    assert result.exit_code == 2  # a config mistake, told where
+    assert f"{config}:2: [scoring.roi] enforcement_probability: " in result.output
 
 
 def test_roi_without_the_regulation_table(db: Filled, monkeypatch: pytest.MonkeyPatch) -> None:
