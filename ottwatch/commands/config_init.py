@@ -32,8 +32,9 @@ url = "sqlite:////var/lib/ottwatch/ottwatch.db"
 retention_days = 365
 
 [alerts]
-# Notification channels: apprise URLs, optionally tagged (`tag1,tag2=URL`), e.g.
-#   urls = ["mailto://user:password@example.com", "oncall=slack://T000/B000/XXXX"]
+# Notification channels: apprise URLs, optionally tagged with a route (`chat`, `email`,
+# `sms`, `pager`, `compliance`: `tag1,tag2=URL`; untagged URLs get every route), e.g.
+#   urls = ["mailto://user:password@example.com", "chat=slack://T000/B000/XXXX"]
 # These are secrets: this file is readable by its owner only (0600).
 urls = []
 # Alerts at or above this level are notified (low, medium, high, critical).
