@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.config import Config, ConfigError
 from ottwatch.events import ts_to_text
 from ottwatch.safe_text import dumps, plain, visible
@@ -37,9 +37,7 @@ def _config(config_path: str | None, db: str | None) -> Config:
 
 
 def _engine(config: Config) -> Engine:
-    from storage import open_database
-
-    return open_database(config.storage.url)
+    return open_existing(config.storage.url)
 
 
 def _echo_json(value: Any) -> None:

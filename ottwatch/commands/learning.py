@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.config import Config
 from ottwatch.events import ts_to_text
 from ottwatch.learning import MODEL_NAMES
@@ -31,14 +31,12 @@ def _echo_json(value: Any) -> None:
 
 
 def _open(config_path: str | None, db: str | None) -> tuple[Config, Engine, LearningSettings]:
-    from storage import open_database
-
     config = load(config_path, db)
     try:
         settings = LearningSettings.from_scoring(config.scoring)
     except ValueError as exc:
         raise click.ClickException(f"[scoring.learning]: {exc}") from exc
-    return config, open_database(config.storage.url), settings
+    return config, open_existing(config.storage.url), settings
 
 
 def _context(config: Config) -> Callable[[], list[Any]]:
