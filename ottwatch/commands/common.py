@@ -50,7 +50,7 @@ config_option = click.option(
          "~/.config/ottwatch/ottwatch.toml).",
 )
 db_option = click.option(
-    "--db", "db", type=DATABASE, default=None,
+    "--db", "db", type=DATABASE, default=None, metavar="PATH|URL",
     help="Database: a SQLite file path or a URL (sqlite:///..., postgresql+psycopg://...). "
          "Overrides [storage] url.",
 )

@@ -27,7 +27,8 @@ from storage.engine import sqlite_path
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, allow_dash=True))
 @config_option
-@click.option("--db", type=DATABASE, default="ottwatch-replay.db", show_default=True,
+@click.option("--db", type=DATABASE, default="ottwatch-replay.db", metavar="PATH|URL",
+              show_default=True,
               help="New database to replay into (a path or URL).")
 @click.option("--overwrite", is_flag=True, help="Replace the --db file if it exists.")
 @click.option("--ingest-only", is_flag=True, help="Store events without scoring them.")

@@ -10,7 +10,7 @@ from ottwatch.config import mask_url
 
 @click.command("tui")
 @config_option
-@click.option("--db", type=DATABASE, default=None,
+@click.option("--db", type=DATABASE, default=None, metavar="PATH|URL",
               help="Database path or URL (default: [storage] url). With --db and no --config, "
                    "no config file is read: the console needs nothing else from it.")
 @click.option("--alert", "alert_id", default=None, help="Open straight at this alert.")
