@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -11,6 +14,12 @@ from sqlalchemy.pool import NullPool
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+SQLITE_NOTADB = 26
+
+
+class DatabaseUnusable(Exception):
+    """A database that cannot be used as given, said in one line with the fix (no
+    traceback needed: the path or the URL is the whole story)."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -42,24 +51,60 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     path = sqlite_path(url)
     if path is not None:
-        create_private_file(path)
+        try:
+            create_private_file(path)
+        except OSError as exc:
+            if (unusable := _unusable_path(path, exc)) is None:
+                raise
+            raise unusable from exc
         engine = create_engine(url, poolclass=None if pool else NullPool, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, path))
         return engine
     connect_args = {} if "connect_timeout" in make_url(url).query else \
         {"connect_timeout": PG_CONNECT_TIMEOUT_S}
-    return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool,
-                         hide_parameters=True, connect_args=connect_args)
+    try:
+        return create_engine(url, pool_pre_ping=True, poolclass=None if pool else NullPool,
+                             hide_parameters=True, connect_args=connect_args)
+    except ModuleNotFoundError as exc:
+        raise DatabaseUnusable(
+            f"no {exc.name} (the driver for {make_url(url).drivername}): "
+            "install it with `pip install 'ottwatch[postgres]'`") from exc
+
+
+def _unusable_path(path: Path, exc: OSError) -> DatabaseUnusable | None:
+    """The one-line reason a database file cannot be created there, or None for an
+    error that is not about the path (a full disk is a fault the agent waits out)."""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        folder = next((p for p in path.parents if p.exists()), path.parent)
+        return DatabaseUnusable(f"cannot create {path}: {folder} is not writable "
+                                f"({exc.strerror}); choose a folder you can write with --db "
+                                "or [storage] url")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()),
+                       path.parent)
+        return DatabaseUnusable(f"cannot create {path}: {blocker} is a file, not a folder; "
+                                "check --db or [storage] url")
+    if exc.errno == errno.EISDIR:
+        return DatabaseUnusable(f"{path} is a folder; give a database file in it, e.g. "
+                                f"--db {path / 'ottwatch.db'}")
+    return None
 
 
 WAL_CHECKPOINT_PAGES = 10_000
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+def _sqlite_pragmas(path: Path, dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
     cursor = dbapi_connection.cursor()
     # WAL + synchronous=NORMAL survives a killed process (not power loss) at a fraction
     # of FULL's cost; readers (the TUI) never block the writer.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != SQLITE_NOTADB:
+            raise
+        cursor.close()
+        raise DatabaseUnusable(f"{path} is not an SQLite database; check --db or [storage] "
+                               "url (ottwatch creates its database where none exists)") from exc
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA temp_store=MEMORY")

@@ -398,6 +398,8 @@ class FileTailSource:
         self.poll_interval_ms = poll_interval_ms
         self.files: dict[Path, TailedFile] = {}
         self.caught_up = asyncio.Event()
+        self.announced: set[str] = set()  # patterns looked for at least once
+        self.waiting: set[str] = set()  # patterns warned about, no file yet
 
     def set_patterns(self, patterns: list[str]) -> None:
         self.patterns = [os.path.abspath(os.path.expanduser(p)) for p in patterns]
@@ -414,6 +416,14 @@ class FileTailSource:
                 if tailed.open(self.positions.get(tailed.name)):
                     self.files[path] = tailed
                     log.info("following %s", path)
+                    if pattern in self.waiting:
+                        self.waiting.discard(pattern)
+                        log.info("source %s: %s appeared", pattern, path)
+            if pattern not in self.announced and not any(
+                    str(path) in matches for path in self.files):
+                self.waiting.add(pattern)
+                log.warning("source %s matches no file yet; waiting for it", pattern)
+            self.announced.add(pattern)
 
     def _folders(self) -> list[str]:
         return sorted({str(Path(p).parent) for p in self.patterns if Path(p).parent.is_dir()})

@@ -6,7 +6,14 @@ import asyncio
 
 import click
 
-from ottwatch.commands.common import config_option, db_option, db_url, load, private_umask
+from ottwatch.commands.common import (
+    check_database,
+    config_option,
+    db_option,
+    db_url,
+    load,
+    private_umask,
+)
 from ottwatch.config import Config, ConfigError
 from ottwatch.logs import setup_logging
 from ottwatch.memory import tune_for_throughput
@@ -15,10 +22,10 @@ from ottwatch.memory import tune_for_throughput
 @click.command("agent")
 @config_option
 @db_option
-@click.argument("files", nargs=-1)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--tcp", default=None, metavar="HOST:PORT",
               help="Listen for JSON lines on TCP (e.g. 127.0.0.1:7514).")
-@click.option("--unix", default=None, metavar="PATH", help="Listen on a Unix socket.")
+@click.option("--unix", type=click.Path(dir_okay=False), default=None, help="Listen on a Unix socket.")
 @click.option("--poll", is_flag=True, default=None,
               help="Poll files instead of using inotify (network filesystems).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -53,6 +60,7 @@ def command(config_path: str | None, db: str | None, files: tuple[str, ...], tcp
     config = load(config_path)
     overrides(config)
     setup_logging(config.log.level)
+    check_database(config.storage.url)
     service = AgentService(config, config_path, overrides)
     try:
         asyncio.run(service.run())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from typing import Any
 
@@ -11,35 +10,19 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.config import Config, ConfigError
+from ottwatch.durations import EXAMPLES, parse_duration
 from ottwatch.events import ts_to_text
 from ottwatch.safe_text import dumps, plain, visible
 
 STATUSES = ("open", "acked", "silenced", "resolved")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `30m`, `2h`, `1d`, `1w`, `1h30m` -> seconds."""
-    value = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise click.BadParameter(f"{text!r}: use e.g. 30m, 2h, 1d or 1h30m")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
 def _config(config_path: str | None, db: str | None) -> Config:
     return load(config_path, db)
 
 
 def _engine(config: Config) -> Engine:
-    from storage import open_database
-
-    return open_database(config.storage.url)
+    return open_existing(config.storage.url)
 
 
 def _echo_json(value: Any) -> None:
@@ -161,7 +144,7 @@ def ack_command(alert_id: str, config_path: str | None, db: str | None, note: st
 @click.option("--severity", default=None, help="A severity (glob).")
 @click.option("--label", "labels", multiple=True, metavar="NAME=VALUE",
               help="Any other label: alert_id, group_key, segment, ... (repeatable).")
-@click.option("--for", "duration", required=True, help="How long: 30m, 2h, 1d, 1h30m.")
+@click.option("--for", "duration", required=True, help=f"How long: {EXAMPLES}.")
 @click.option("--reason", required=True, help="Why (kept with the silence).")
 def silence_command(config_path: str | None, db: str | None, user: str | None,
                     ring: str | None, code: str | None, regulation: str | None,
@@ -178,7 +161,10 @@ def silence_command(config_path: str | None, db: str | None, user: str | None,
         if not sep:
             raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--label")
         matchers[name.strip()] = value.strip()
-    seconds = parse_duration(duration)
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
     actor = os_user()
     try:
         silence_id = create_silence(_engine(_config(config_path, db)), matchers,

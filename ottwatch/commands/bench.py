@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from sqlalchemy import Engine
 
-from ottwatch.commands.common import config_option, load
+from ottwatch.commands.common import config_option, creates_database, load, make_folder
 from ottwatch.config import Config
 from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
@@ -49,6 +49,7 @@ from ottwatch.summary import summary_table
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object on the last line.")
 @click.option("--keep", type=click.Path(file_okay=False), default=None,
               help="Keep the log and database in this folder.")
+@creates_database
 def command(config_path: str | None, events: int, users: int, days: float, seed: int,
             uniform: bool, ingest_only: bool, rules_only: bool, random_ids: bool, models: bool,
             warm: int, as_json: bool, keep: str | None) -> None:
@@ -67,8 +68,7 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
         raise click.UsageError(f"--rules-only cannot be combined with {other}: it scores with "
                                "the rule-based detectors, without models or rings")
     console = Console(stderr=True)
-    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(Path(keep)) if keep else Path(tempfile.mkdtemp(prefix="ottwatch-bench-"))
     log_path, db_path, warm_path = folder / "bench.jsonl", folder / "bench.db", folder / "warm.jsonl"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ottwatch.config import Config
+
+
+class Refusal(click.ClickException):
+    """A mistake in what was asked (a path, a URL, a missing driver): one line on
+    stderr, `ottwatch: ...` with the fix, exit status 2 as for any usage error."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"ottwatch: {self.format_message()}", err=True, file=file)
+
+
+class DatabaseType(click.Path):
+    """A SQLite file path (the shell completes file names) or a URL, passed through."""
+
+    name = "database"
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if "://" in str(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
+DATABASE = DatabaseType()
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -18,7 +50,7 @@ config_option = click.option(
          "~/.config/ottwatch/ottwatch.toml).",
 )
 db_option = click.option(
-    "--db", "db", default=None,
+    "--db", "db", type=DATABASE, default=None, metavar="PATH|URL",
     help="Database: a SQLite file path or a URL (sqlite:///..., postgresql+psycopg://...). "
          "Overrides [storage] url.",
 )
@@ -62,3 +94,70 @@ def private_umask() -> None:
 
 def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
     return config_option(func)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be used as given (storage.engine.DatabaseUnusable) ends
+    the command with its one line instead of a traceback."""
+    from storage.engine import DatabaseUnusable
+
+    try:
+        yield
+    except DatabaseUnusable as exc:
+        raise Refusal(str(exc)) from None
+
+
+def creates_database(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For commands that create their database (replay, bench, demo, eval)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with database_errors():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def open_existing(url: str) -> Engine:
+    """The database of a command that reads one. A SQLite file that does not exist is
+    refused, not created: a mistyped --db would otherwise show an empty database."""
+    from storage import open_database
+    from storage.engine import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise Refusal(f"no database at {path} (the agent creates it; check --db or "
+                      "[storage] url)")
+    with database_errors():
+        return open_database(url)
+
+
+def check_database(url: str) -> None:
+    """Open the database once and close it, so that a folder it cannot be created in,
+    a file that is not a database or a missing driver is one line now, before a
+    long-running command starts. Other errors (a database locked or a server down:
+    faults the agent waits out) are left to the command."""
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.engine import make_engine
+
+    with database_errors():
+        engine = make_engine(url, pool=False)
+        try:
+            if engine.dialect.name == "sqlite":
+                with engine.connect():
+                    pass
+        except DBAPIError:
+            pass
+        finally:
+            engine.dispose()
+
+
+def make_folder(path: Path) -> Path:
+    """`path` as a folder (created if needed), or a one-line refusal saying why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Refusal(f"cannot use {path} as a folder: {exc.strerror}") from None
+    return path

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ottwatch.commands.common import load, private_umask
+from ottwatch.commands.common import creates_database, load, make_folder, private_umask
 from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
 
@@ -111,6 +111,7 @@ class Heartbeat:
 @click.option("--headless", is_flag=True,
               help="No console: a progress line and a summary (scripts, CI). Automatic when "
                    "not on a terminal.")
+@creates_database
 def command(events: int, days: float, folder: str | None, rate: int, seed: int,
             headless: bool) -> None:
     """Stream a realistic synthetic OTT log while the real agent tails it into SQLite;
@@ -128,8 +129,7 @@ def command(events: int, days: float, folder: str | None, rate: int, seed: int,
     private_umask()
     tune_for_throughput()
     headless = headless or not (sys.stdout.isatty() and sys.stdin.isatty())
-    where = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="ottwatch-demo-"))
-    where.mkdir(parents=True, exist_ok=True)
+    where = make_folder(Path(folder)) if folder else Path(tempfile.mkdtemp(prefix="ottwatch-demo-"))
     log_path, db_path = where / "events.jsonl", where / "ottwatch.db"
     for stale in (log_path, db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)

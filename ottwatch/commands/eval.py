@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ottwatch.commands.common import config_option, load, private_umask
+from ottwatch.commands.common import config_option, creates_database, load, private_umask
 
 DEFAULT_SEEDS = "1,2,3"
 
@@ -39,6 +39,7 @@ def _seeds(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int
 @click.option("--check", is_flag=True,
               help="Exit with status 1 when a floor is missed (docs/evaluation.md).")
 @config_option
+@creates_database
 def command(scenarios: tuple[str, ...], seeds: list[int], users: int, days: float,
             as_json: bool, db: str | None, check: bool, config_path: str | None) -> None:
     """Replay labelled scenarios and judge the detections: per reason code recall and

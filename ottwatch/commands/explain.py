@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, select
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.events import ts_to_text
 from ottwatch.exports import EVENT_FIELDS
 from ottwatch.safe_text import dumps, plain, visible
@@ -111,10 +111,8 @@ def render(found: dict[str, Any]) -> Group:
 def command(event_id: str, config_path: str | None, db: str | None, as_json: bool) -> None:
     """Show EVENT_ID, its score, level, decision and threshold, and every reason with
     its weight and detail."""
-    from storage import open_database
-
     config = load(config_path, db)
-    engine = open_database(config.storage.url)
+    engine = open_existing(config.storage.url)
     found = explanation(engine, event_id)
     engine.dispose()
     if found is None:

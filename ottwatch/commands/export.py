@@ -16,14 +16,14 @@ from typing import Any, TextIO
 
 import click
 
-from ottwatch.commands.common import config_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.exports import EXPORTS
 from ottwatch.safe_text import csv_cell, dumps
 
 
 @click.command("export")
 @config_option
-@click.option("--db", default=None, help="Database path or URL (default: [storage] url).")
+@db_option
 @click.option("--what", type=click.Choice(sorted(EXPORTS)), required=True,
               help="Which records to export.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
@@ -33,10 +33,8 @@ from ottwatch.safe_text import csv_cell, dumps
 def command(config_path: str | None, db: str | None, what: str, fmt: str, out: str) -> None:
     """Write one record per line: events, quarantine, assessments (and, as the
     pipeline produces them, alerts and rings)."""
-    from storage import open_database
-
     config = load(config_path, db)
-    engine = open_database(config.storage.url)
+    engine = open_existing(config.storage.url)
     columns, records = EXPORTS[what](engine)
     writer = _jsonl if fmt == "jsonl" else _csv
     try:

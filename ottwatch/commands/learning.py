@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.config import Config
 from ottwatch.events import ts_to_text
 from ottwatch.learning import MODEL_NAMES
@@ -31,10 +31,8 @@ def _echo_json(value: Any) -> None:
 
 
 def _open(config_path: str | None, db: str | None) -> tuple[Config, Engine, LearningSettings]:
-    from storage import open_database
-
     config = load(config_path, db)
-    return config, open_database(config.storage.url), config.scoring.learning
+    return config, open_existing(config.storage.url), config.scoring.learning
 
 
 def _context(config: Config) -> Callable[[], list[Any]]:

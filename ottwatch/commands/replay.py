@@ -9,7 +9,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ottwatch.commands.common import config_option, db_url, load, private_umask
+from ottwatch.commands.common import (
+    DATABASE,
+    config_option,
+    creates_database,
+    db_url,
+    load,
+    private_umask,
+)
 from ottwatch.logs import setup_logging
 from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
@@ -17,14 +24,17 @@ from storage.engine import sqlite_path
 
 
 @click.command("replay")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, allow_dash=True))
 @config_option
-@click.option("--db", default="ottwatch-replay.db", show_default=True,
+@click.option("--db", type=DATABASE, default="ottwatch-replay.db", metavar="PATH|URL",
+              show_default=True,
               help="New database to replay into (a path or URL).")
 @click.option("--overwrite", is_flag=True, help="Replace the --db file if it exists.")
 @click.option("--ingest-only", is_flag=True, help="Store events without scoring them.")
 @click.option("--send", is_flag=True, help="Send alerts too (by default they are only recorded).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@creates_database
 def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite: bool,
             ingest_only: bool, send: bool, quiet: bool) -> None:
     """Run the full pipeline over recorded FILES (plain or .gz, `-` for stdin) in order.

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.safe_text import dumps, plain, visible
 
 KIND_ORDER = ("payment", "device", "ip")
@@ -51,9 +51,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _engine(config_path: str | None, db: str | None) -> Any:
-    from storage import open_database
-
-    return open_database(load(config_path, db).storage.url)
+    return open_existing(load(config_path, db).storage.url)
 
 
 @click.group("rings", invoke_without_command=True)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, or_, select
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.config import Config
 from ottwatch.events import ts_to_text
 from ottwatch.roi import (
@@ -204,15 +204,13 @@ def add_assumptions(table: Table, settings: RoiSettings) -> None:
 def command(config_path: str | None, db: str | None, months: int | None, as_json: bool) -> None:
     """Avoided fines, churn and legal costs from the violations and incidents in the
     database, against the running costs: ROI %, net benefit and payback months."""
-    from storage import open_database
-
     config = load(config_path, db)
     try:
         settings = config.scoring.roi
         table = regulations(config)
     except ValueError as exc:
         raise click.ClickException(f"[scoring]: {exc}") from exc
-    engine = open_database(config.storage.url)
+    engine = open_existing(config.storage.url)
     fines = fine_figures(settings, table.fines)
     ids = tuple(sorted({*fines, *table.fines, *COUNTRY_REGULATIONS.values(), "CCPA"}))
     window = data_window(engine, months)

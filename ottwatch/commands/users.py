@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
 
-from ottwatch.commands.common import config_option, db_option, load
+from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.events import ts_to_text
 from ottwatch.safe_text import dumps, plain, visible
 from ottwatch.stages.segments import segment_stats
@@ -50,9 +50,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _open(config_path: str | None, db: str | None) -> Engine:
-    from storage import open_database
-
-    return open_database(load(config_path, db).storage.url)
+    return open_existing(load(config_path, db).storage.url)
 
 
 @click.group("users")

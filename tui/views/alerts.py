@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.table import Table
@@ -16,21 +15,23 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ottwatch.alerts import store
 from ottwatch.alerts.silences import Silence
+from ottwatch.durations import EXAMPLES, parse_duration
 from tui.safe import clock, level_text, plain, visible
 from tui.views.live import LiveView
 from tui.views.tables import MeasuredTable, deliver, refill, selected_key, show_text
-
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_silence(text: str) -> tuple[float, str]:
     """`2h maintenance of the CDN` -> (7200, "maintenance of the CDN")."""
     duration, _, reason = text.strip().partition(" ")
-    match = DURATION.match(duration)
-    if match is None or not reason.strip():
-        raise ValueError("type a duration and a reason, e.g. `2h planned maintenance`")
-    return float(match.group(1)) * UNITS[match.group(2)], reason.strip()
+    try:
+        seconds = parse_duration(duration)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0 or not reason.strip():
+        raise ValueError(f"type a duration ({EXAMPLES}) and a reason, e.g. "
+                         "`2h planned maintenance`")
+    return seconds, reason.strip()
 
 
 def subject_matchers(alert: dict[str, Any]) -> dict[str, str]:
