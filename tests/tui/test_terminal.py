@@ -28,6 +28,8 @@ def test_console_follows_a_live_agent_and_restores_the_terminal(tmp_path: Path,
     config.write_text("", encoding="utf-8")
     log.write_text("".join(line(n, "tmux-first") for n in range(5)), encoding="utf-8")
     agent = agent_process(str(log), "--db", str(db), config=config)
+    # the console refuses a database that is not there yet: the agent creates it
+    poll_until(db.exists, 30, what="the agent's database")
     session = f"ottwatch-{uuid.uuid4().hex[:8]}"
     command = (f"cd {REPO} && OTTWATCH_CONFIG={config} {sys.executable} -m ottwatch tui "
                f"--db {db}; echo CONSOLE-EXITED-$?; sleep 60")
