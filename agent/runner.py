@@ -28,7 +28,7 @@ from agent.sources.sockets import SocketSource
 from agent.training import ProcessTrainer
 from ottwatch.alerts.service import run_alerting
 from ottwatch.alerts.store import prepare_sink
-from ottwatch.clock import Clock, EventClock, WallClock
+from ottwatch.clock import Clock, EventClock, WallClock, wait_at_most
 from ottwatch.config import Config, ConfigError, SourcesConfig, load_config, mask_url
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime
@@ -37,6 +37,7 @@ from ottwatch.stages import build_pipeline
 from ottwatch.thresholds_learning import relearn
 from ottwatch.time_bounds import future_bound
 from storage import open_database
+from storage.engine import DatabaseUnusable
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
 from storage.faults import classify, describe, safe_traceback
 from storage.health import outbox_backlog
@@ -257,10 +258,7 @@ class AgentService:
                     time.monotonic() - self._last_watchdog >= interval:
                 self.notifier.watchdog()
                 self._last_watchdog = time.monotonic()
-            try:
-                await asyncio.wait_for(self.stop.wait(), WATCHDOG_CHECK_S)
-            except TimeoutError:
-                pass
+            await wait_at_most(self.stop, WATCHDOG_CHECK_S)
 
     def _job(self, run: Callable[[], object]) -> Callable[[], object]:
         """A job skips its turn while the database is at fault, and its errors reach
@@ -327,7 +325,7 @@ class AgentService:
         are `describe`d (no event data), a stop during a storage fault too."""
         try:
             return await self._run()
-        except ConfigError:
+        except (ConfigError, DatabaseUnusable):  # one line each, said by the command
             raise
         except StorageUnavailable as exc:
             log.error("%s; the lines read since the last commit were not stored (files "

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ottwatch.clock import wait_at_most
+
 log = logging.getLogger("ottwatch.scheduler")
 
 
@@ -84,10 +86,7 @@ class Scheduler:
                     task = asyncio.create_task(self._run(job))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
-            try:
-                await asyncio.wait_for(stop.wait(), self.tick_s)
-            except TimeoutError:
-                pass
+            await wait_at_most(stop, self.tick_s)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

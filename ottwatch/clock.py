@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Protocol
 
@@ -40,3 +42,10 @@ class FixedClock:
 
     def now(self) -> float:
         return self._now
+
+
+async def wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` have passed, whichever comes first: the pause
+    of every loop that must also stop promptly."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

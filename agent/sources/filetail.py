@@ -45,6 +45,7 @@ from agent.sources.rotation import (
     generations,
     open_generation,
 )
+from ottwatch.clock import wait_at_most
 from storage.writer import SourcePosition
 
 log = logging.getLogger("ottwatch.source.file")
@@ -452,11 +453,8 @@ class FileTailSource:
                 if progressed:
                     continue
                 self.caught_up.set()
-                try:
-                    await asyncio.wait_for(wake.wait(), SAFETY_POLL_S if not self.poll
-                                           else self.poll_interval_ms / 1000)
-                except TimeoutError:
-                    pass
+                await wait_at_most(wake, SAFETY_POLL_S if not self.poll
+                                   else self.poll_interval_ms / 1000)
                 self.caught_up.clear()
         finally:
             watcher.close()

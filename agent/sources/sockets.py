@@ -13,6 +13,7 @@ Backpressure is natural: when the batch queue is full the connection's reader wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -111,9 +112,8 @@ class SocketSource:
             writer.close()
             return
         try:
-            await self._read(name, peer, reader)
-        except ConnectionError:
-            pass
+            with contextlib.suppress(ConnectionError):  # a client hanging up is its end
+                await self._read(name, peer, reader)
         finally:
             self.peers.release(peer.key)
             writer.close()

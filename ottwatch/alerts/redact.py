@@ -5,6 +5,7 @@ keeps its scheme, host, path shape and query keys, never a password, a query val
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
@@ -72,11 +73,9 @@ def mask_generic_url(url: str) -> str:
     """Any URL: the password, every query value and long path segments (tokens) hidden."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    try:
+    with contextlib.suppress(ValueError):  # a port that is not a number is left out
         if parts.port:
             host = f"{host}:{parts.port}"
-    except ValueError:
-        pass
     if parts.username:
         host = (f"{parts.username}:{URL_MASK}@{host}" if parts.password
                 else f"{parts.username}@{host}")

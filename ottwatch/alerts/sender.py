@@ -30,6 +30,7 @@ from sqlalchemy import Engine, bindparam, select, update
 from ottwatch.alerts.channels import Channel, notify_channel
 from ottwatch.alerts.content import digest_body, digest_title
 from ottwatch.alerts.settings import AlertSettings
+from ottwatch.clock import wait_at_most
 from ottwatch.pipeline import LEVEL_RANK
 from storage.fault_wait import FaultWaiter, StorageUnavailable
 from storage.faults import describe
@@ -100,10 +101,7 @@ class AlertSender:
             await self._pass_logged()
             if self._full:
                 continue
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.sender_poll_s)
-            except TimeoutError:
-                pass
+            await wait_at_most(stop, self.settings.sender_poll_s)
         if drain:
             await self._pass_logged()
         halt.cancel()

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.alerts.sink import AlertSink
 from ottwatch.alerts.store import refresh_sink
+from ottwatch.clock import wait_at_most
 
 log = logging.getLogger("ottwatch.alerts")
 
@@ -36,10 +37,7 @@ async def keep_sink_fresh(sink: AlertSink, engine: Engine, stop: asyncio.Event) 
             await asyncio.to_thread(refresh_sink, sink, engine)
         except Exception as exc:  # keep the last known silences; try again next time
             log.error("alerts: silences not reloaded: %s: %s", type(exc).__name__, exc)
-        try:
-            await asyncio.wait_for(stop.wait(), sink.settings.refresh_s)
-        except TimeoutError:
-            pass
+        await wait_at_most(stop, sink.settings.refresh_s)
 
 
 async def run_alerting(engine: Engine, sink: AlertSink, stop: asyncio.Event, *,

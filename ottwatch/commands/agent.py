@@ -7,8 +7,8 @@ import asyncio
 import click
 
 from ottwatch.commands.common import (
-    check_database,
     config_option,
+    database_errors,
     db_option,
     db_url,
     load,
@@ -60,9 +60,9 @@ def command(config_path: str | None, db: str | None, files: tuple[str, ...], tcp
     config = load(config_path)
     overrides(config)
     setup_logging(config.log.level)
-    check_database(config.storage.url)
     service = AgentService(config, config_path, overrides)
     try:
-        asyncio.run(service.run())
+        with database_errors():
+            asyncio.run(service.run())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -133,27 +133,6 @@ def open_existing(url: str) -> Engine:
         return open_database(url)
 
 
-def check_database(url: str) -> None:
-    """Open the database once and close it, so that a folder it cannot be created in,
-    a file that is not a database or a missing driver is one line now, before a
-    long-running command starts. Other errors (a database locked or a server down:
-    faults the agent waits out) are left to the command."""
-    from sqlalchemy.exc import DBAPIError
-
-    from storage.engine import make_engine
-
-    with database_errors():
-        engine = make_engine(url, pool=False)
-        try:
-            if engine.dialect.name == "sqlite":
-                with engine.connect():
-                    pass
-        except DBAPIError:
-            pass
-        finally:
-            engine.dispose()
-
-
 def make_folder(path: Path) -> Path:
     """`path` as a folder (created if needed), or a one-line refusal saying why not."""
     try:

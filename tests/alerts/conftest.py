@@ -7,6 +7,7 @@ import json
 import random
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,9 +37,10 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that records what apprise posts, per path. It can
     refuse connections (stop listening), answer 500, and come back on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_after_s: float = 0.0) -> None:
         self.port = 0
         self.status = 200
+        self.answer_after_s = answer_after_s  # recorded on arrival, answered this late
         self.posts: list[tuple[str, dict[str, Any]]] = []
         self.refused_posts = 0
         self.lock = threading.Lock()
@@ -58,6 +60,7 @@ class Receiver:
                         receiver.posts.append((self.path, payload))
                     else:
                         receiver.refused_posts += 1
+                time.sleep(receiver.answer_after_s)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()

@@ -4,10 +4,7 @@ notification in flight), because each is marked sent as its send returns."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,40 +19,18 @@ KILLS = 5
 ANSWER_AFTER_S = 0.4
 
 
-class SlowReceiver(Receiver):
-    """Records a notification when it arrives, then takes `ANSWER_AFTER_S` to answer:
-    a sender killed meanwhile has delivered it without knowing."""
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                length = int(self.headers.get("content-length") or 0)
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                with receiver.lock:
-                    receiver.posts.append((self.path, payload))
-                time.sleep(ANSWER_AFTER_S)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
 @pytest.fixture
-def slow_receiver() -> Iterator[SlowReceiver]:
-    server = SlowReceiver()
+def slow_receiver() -> Iterator[Receiver]:
+    # records a notification when it arrives, then takes a while to answer: a sender
+    # killed meanwhile has delivered it without knowing
+    server = Receiver(answer_after_s=ANSWER_AFTER_S)
     yield server
     server.refuse()
 
 
 def test_kill_9_mid_pass_resends_at_most_the_notification_in_flight(
         tmp_path: Path, agent_process: Callable[..., Any], open_db: Any,
-        slow_receiver: SlowReceiver):
+        slow_receiver: Receiver):
     log, db = tmp_path / "events.jsonl", open_db(tmp_path / "agent.db")
     config = tmp_path / "agent.toml"
     # Every event alerts at low, routed to chat; one alert per user, no storm digest.
