@@ -8,7 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from agent.training import ProcessTrainer
 from ottwatch.alerts.service import run_alerting
 from ottwatch.alerts.store import prepare_sink
 from ottwatch.clock import Clock, EventClock, WallClock, wait_at_most
-from ottwatch.config import Config, ConfigError, SourcesConfig, load_config, mask_url
+from ottwatch.config import Config, ConfigError, load_config, mask_url
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime
 from ottwatch.logs import setup_logging
@@ -47,6 +47,7 @@ from storage.retention import RetentionJob
 
 if TYPE_CHECKING:
     from agent.metrics_server import MetricsServer
+    from ottwatch.alerts.sender import DeliveryTally
 
 log = logging.getLogger("ottwatch.agent")
 
@@ -67,10 +68,6 @@ class LiveSources:
         return [s for s in (self.files, self.sockets, self.stdin) if s is not None]
 
 
-def socket_limits(sources: SourcesConfig) -> SocketLimits:
-    return SocketLimits(**{f.name: getattr(sources, f.name) for f in fields(SocketLimits)})
-
-
 def build_live_sources(config: Config, engine: Engine) -> LiveSources:
     from storage.writer import BatchWriter
 
@@ -83,7 +80,7 @@ def build_live_sources(config: Config, engine: Engine) -> LiveSources:
                              poll_interval_ms=sources.poll_interval_ms) if files else None,
         sockets=SocketSource(tcp=sources.tcp, unix=sources.unix,
                              max_line=ingest.max_line_bytes, head=ingest.quarantine_raw_bytes,
-                             limits=socket_limits(sources))
+                             limits=SocketLimits.from_sources(sources))
         if (sources.tcp or sources.unix) else None,
         stdin=RecordedSource(["-"], max_line=ingest.max_line_bytes,
                              head=ingest.quarantine_raw_bytes)
@@ -139,6 +136,7 @@ class AgentService:
         self.sources: LiveSources | None = None
         self._last_beat = 0.0
         self.metrics_server: MetricsServer | None = None
+        self.deliveries: DeliveryTally | None = None
         self.health_alerts: HealthAlerts | None = None
         self._last_watchdog = 0.0
 
@@ -227,8 +225,10 @@ class AgentService:
         from ottwatch.metrics import AgentMetrics
 
         agent = self.agent
-        metrics = AgentMetrics(lambda: agent.stats, self.engine)
-        metrics.time_stages(agent.pipeline)
+        sockets = self.sources.sockets if self.sources is not None else None
+        metrics = AgentMetrics(lambda: agent.stats, self.engine, deliveries=self.deliveries,
+                               sockets=None if sockets is None else sockets.stats)
+        metrics.time_parts(agent.pipeline)
         agent.batch_observers.append(metrics.batch_latency.observe)
         if listen := self.config.metrics.listen:
             from agent.metrics_server import MetricsServer
@@ -357,6 +357,9 @@ class AgentService:
             self.storage.call, self._open)
         self.started_at = time.time()
         self.agent.on_idle.append(self._on_idle)
+        from ottwatch.alerts.sender import DeliveryTally
+
+        self.deliveries = DeliveryTally()
         if self.config.metrics.listen:
             self._serve_metrics()
         self.agent.after_commit.append(lambda *_: self._on_idle())
@@ -371,7 +374,7 @@ class AgentService:
             self.storage.on_start.append(fault_alerts.started)
             self.storage.on_clear.append(fault_alerts.cleared)
         alerting = None if alerts is None else asyncio.create_task(
-            run_alerting(self.engine, alerts, self.stop, send=True))
+            run_alerting(self.engine, alerts, self.stop, send=True, tally=self.deliveries))
         self._heartbeat()
         running = asyncio.create_task(self.agent.run(self.stop))
         try:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,6 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from agent.loop import AgentStats
+from agent.sources.limits import Cut, Refusal, SocketStats
 from ottwatch.pipeline import Pipeline
 from storage import health
 from storage.faults import describe
@@ -66,6 +66,45 @@ class StatsCollector(Collector):
         yield lag
 
 
+class DeliveryCollector(Collector):
+    """Notifications recorded by the sender since the agent started."""
+
+    def __init__(self, tally: Mapping[tuple[str, str], int]) -> None:
+        self.tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "ottwatch_notifications", "Deliveries recorded since the agent started, per "
+            "channel and outcome: sent, retrying (an attempt failed) or failed (given up).",
+            labels=["channel", "outcome"])
+        for (channel, outcome), n in sorted(list(self.tally.items())):
+            family.add_metric([channel, outcome], n)
+        yield family
+
+
+class SocketCollector(Collector):
+    """The socket source's connections, refusals and cuts (agent/sources/limits.py)."""
+
+    def __init__(self, stats: SocketStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.stats
+        yield CounterMetricFamily("ottwatch_socket_connections_accepted",
+                                  "Socket clients accepted.", value=stats.accepted)
+        yield GaugeMetricFamily("ottwatch_socket_connections_active",
+                                "Socket clients connected now.", value=stats.active)
+        refused = CounterMetricFamily(
+            "ottwatch_socket_refused", "Socket clients refused, per reason.", labels=["reason"])
+        for reason in Refusal:
+            refused.add_metric([reason.value], stats.refused(reason))
+        cut = CounterMetricFamily("ottwatch_socket_cut", "Socket clients cut, per reason.",
+                                  labels=["reason"])
+        for reason in Cut:
+            cut.add_metric([reason.value], stats.cut(reason))
+        yield from (refused, cut)
+
+
 class DatabaseCollector(Collector):
     """Figures kept in the database, read at scrape time. A database that cannot be
     read gives `ottwatch_database_up 0` and none of them, not a failed scrape."""
@@ -90,12 +129,6 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily("ottwatch_outbox_backlog",
                                 "Notifications waiting to be sent (pending, retrying, digest).",
                                 health.outbox_backlog(engine))
-        notifications = GaugeMetricFamily(
-            "ottwatch_notifications", "Outbox rows per channel and state (sent, failed...).",
-            labels=["channel", "state"])
-        for (channel, state), n in sorted(health.notifications(engine).items()):
-            notifications.add_metric([channel, state], n)
-        yield notifications
         timers = GaugeMetricFamily("ottwatch_open_timers",
                                    "Open deadline timers, per regulation.", labels=["regulation"])
         for regulation, n in sorted(health.open_timers(engine).items()):
@@ -131,6 +164,8 @@ class DatabaseCollector(Collector):
 
 class AgentMetrics:
     def __init__(self, stats: Callable[[], AgentStats], engine: Engine, *,
+                 deliveries: Mapping[tuple[str, str], int] | None = None,
+                 sockets: SocketStats | None = None,
                  wall: Callable[[], float] = time.time) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.batch_latency = Histogram(
@@ -144,27 +179,15 @@ class AgentMetrics:
                                     ["stage"], registry=self.registry)
         self.registry.register(StatsCollector(stats, wall))
         self.registry.register(DatabaseCollector(engine))
+        if deliveries is not None:
+            self.registry.register(DeliveryCollector(deliveries))
+        if sockets is not None:
+            self.registry.register(SocketCollector(sockets))
 
-    def time_stages(self, pipeline: Pipeline) -> None:
-        """Time each stage, the scorer and each sink per batch, in place (the objects
-        stay what they are, for the code that looks them up by type)."""
-        for stage in pipeline.stages:
-            stage.process = self._timed(stage.name, stage.process)  # type: ignore[method-assign]
-        if pipeline.scorer is not None:
-            scorer = pipeline.scorer
-            scorer.score = self._timed("scorer", scorer.score)  # type: ignore[method-assign]
-        for sink in pipeline.sinks:
-            sink.consume = self._timed(sink.name, sink.consume)  # type: ignore[method-assign]
+    def time_parts(self, pipeline: Pipeline) -> None:
+        """Count each stage's, the scorer's and each sink's time and events per batch."""
+        pipeline.part_timer = self._part_timed
 
-    def _timed(self, name: str, run: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        seconds, events = self.stage_seconds.labels(name), self.stage_events.labels(name)
-
-        def timed(batch: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return run(batch)
-            finally:
-                seconds.inc(time.perf_counter() - started)
-                events.inc(len(batch.events))
-
-        return timed
+    def _part_timed(self, name: str, seconds: float, events: int) -> None:
+        self.stage_seconds.labels(name).inc(seconds)
+        self.stage_events.labels(name).inc(events)

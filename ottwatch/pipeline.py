@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from ottwatch.events import Event
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ottwatch.alerts.sink import AlertSink
     from ottwatch.learning.stage import LearningStage
     from ottwatch.scoring import AdaptiveScorer
+
+T = TypeVar("T")
 
 LEVELS = ("low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
@@ -208,13 +210,22 @@ class Handles:
     learning: LearningStage | None = None
 
 
+PartTimer = Callable[[str, float, int], None]
+"""(part name, seconds, events in the batch), once per part per batch."""
+
+
 class Pipeline:
     def __init__(self, stages: Sequence[Stage] = (), scorer: Scorer | None = None,
                  *, assess: bool = True, sinks: Sequence[Sink] = (),
                  persist_every_s: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic,
+                 perf_counter: Callable[[], float] = time.perf_counter,
                  handles: Handles | None = None) -> None:
         self.stages = list(stages)
+        # Told each part's seconds and event count per batch (the agent's /metrics);
+        # None: nothing is timed.
+        self.part_timer: PartTimer | None = None
+        self._perf_counter = perf_counter
         self.handles = handles if handles is not None else Handles()
         self.sinks = list(sinks)
         # Snapshots cost time in proportion to the state; however often a stage marks
@@ -235,9 +246,10 @@ class Pipeline:
         """Score a batch; the returned batch carries assessments, findings and upserts."""
         batch = Batch(events=events, now=now)
         for stage in self.stages:
-            stage.process(batch)
+            self._timed(stage.name, stage.process, batch)
         self._tick(batch)
-        batch.assessments = self.scorer.score(batch) if events and self.assess else []
+        batch.assessments = self._timed("scorer", self.scorer.score, batch) \
+            if events and self.assess else []
         self._sink(batch)
         self._persist(batch)
         return batch
@@ -252,7 +264,16 @@ class Pipeline:
 
     def _sink(self, batch: Batch) -> None:
         for sink in self.sinks:
-            sink.consume(batch)
+            self._timed(sink.name, sink.consume, batch)
+
+    def _timed(self, name: str, step: Callable[[Batch], T], batch: Batch) -> T:
+        if self.part_timer is None:
+            return step(batch)
+        started = self._perf_counter()
+        try:
+            return step(batch)
+        finally:
+            self.part_timer(name, self._perf_counter() - started, len(batch.events))
 
     def _tick(self, batch: Batch) -> None:
         for stage in self.stages:

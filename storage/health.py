@@ -26,14 +26,6 @@ def outbox_backlog(engine: Engine) -> int:
         return conn.execute(query).scalar() or 0
 
 
-def notifications(engine: Engine) -> dict[tuple[str, str], int]:
-    """Outbox rows by (channel, state)."""
-    query = select(DELIVERIES.c.channel, DELIVERIES.c.state, func.count()).group_by(
-        DELIVERIES.c.channel, DELIVERIES.c.state)
-    with engine.connect() as conn:
-        return {(channel, state): n for channel, state, n in conn.execute(query).all()}
-
-
 def open_timers(engine: Engine) -> dict[str, int]:
     query = (select(TIMERS.c.regulation, func.count())
              .where(TIMERS.c.state.in_(OPEN_TIMER_STATES)).group_by(TIMERS.c.regulation))

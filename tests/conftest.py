@@ -44,6 +44,25 @@ def find_free_port() -> int:
         return probe.getsockname()[1]
 
 
+Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def scrape(port: int) -> Samples:
+    """Every sample of an agent's /metrics by name, then by its sorted labels, read with
+    the Prometheus client's own parser."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    response.raise_for_status()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = \
+                sample.value
+    return samples
+
+
 class Database:
     """Read-only queries on the agent's SQLite file through a plain sqlite3 connection;
     before the file or its schema exists, queries give nothing. Never creates the file."""

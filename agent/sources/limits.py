@@ -5,8 +5,12 @@ source asks and acts (refuses or cuts the connection)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ottwatch.config import SourcesConfig
 
 Clock = Callable[[], float]
 
@@ -30,13 +34,23 @@ class Refusal(Enum):
 
 @dataclass(frozen=True, slots=True)
 class SocketLimits:
-    max_connections: int = 64
-    max_connections_per_peer: int = 16
-    idle_timeout_s: float = 60.0
-    line_timeout_s: float = 10.0
-    bad_lines_per_minute: int = 100
-    bad_lines_per_connection: int = 1000
-    bytes_per_minute: int = 512 * 1024 * 1024
+    """The `[sources]` keys of the same names; their defaults live in the config alone."""
+
+    max_connections: int
+    max_connections_per_peer: int
+    idle_timeout_s: float
+    line_timeout_s: float
+    bad_lines_per_minute: int
+    bad_lines_per_connection: int
+    bytes_per_minute: int
+
+    @classmethod
+    def from_sources(cls, sources: SourcesConfig | None = None) -> SocketLimits:
+        """The limits `sources` sets (None: the defaults)."""
+        from ottwatch.config import SourcesConfig
+
+        sources = sources if sources is not None else SourcesConfig()
+        return cls(**{f.name: getattr(sources, f.name) for f in fields(cls)})
 
     @property
     def per_peer(self) -> int:
@@ -64,6 +78,12 @@ class SocketStats:
     def count_refusal(self, reason: Refusal) -> None:
         name = f"refused_{reason.value}"
         setattr(self, name, getattr(self, name) + 1)
+
+    def cut(self, reason: Cut) -> int:
+        return getattr(self, f"cut_{reason.value}")
+
+    def refused(self, reason: Refusal) -> int:
+        return getattr(self, f"refused_{reason.value}")
 
 
 class TokenBucket:

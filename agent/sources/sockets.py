@@ -55,7 +55,7 @@ class SocketSource:
         self.unix = unix
         self.max_line = max_line
         self.head = head
-        self.limits = limits or SocketLimits()
+        self.limits = limits or SocketLimits.from_sources()
         self.clock = clock
         self.peers = PeerBook(self.limits, clock)
         self.stats: SocketStats = self.peers.stats

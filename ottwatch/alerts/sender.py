@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,11 +70,19 @@ class Outcome:
     digest: bool = False
 
 
+class DeliveryTally(Counter[tuple[str, str]]):
+    """Deliveries recorded by this process, by (channel, outcome): `sent`, `retrying`
+    (an attempt failed; another follows) or `failed` (given up). Kept by the sender as
+    it records, so reading it costs nothing however long the outbox grows."""
+
+
 class AlertSender:
     def __init__(self, engine: Engine, settings: AlertSettings, channels: Sequence[Channel], *,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 batch_limit: int = BATCH_LIMIT, storage: FaultWaiter | None = None) -> None:
+                 batch_limit: int = BATCH_LIMIT, storage: FaultWaiter | None = None,
+                 tally: DeliveryTally | None = None) -> None:
         self.engine = engine
+        self.tally = tally if tally is not None else DeliveryTally()
         self.settings = settings
         self.channels = {c.name: c for c in channels}
         self.clock = clock
@@ -221,10 +230,12 @@ class AlertSender:
 
     def _record(self, results: list[tuple[Unit, Outcome]], now: float) -> None:
         changes = []
+        states: dict[int, str] = {}
         for unit, outcome in results:
             for row in unit.rows:
                 attempts = row["attempts"] + 1
                 if outcome.ok:
+                    states[row["id"]] = "sent"
                     changes.append({"b_id": row["id"], "b_state": "sent", "b_attempts": attempts,
                                     "b_next": row["next_attempt_at"], "b_expires": row["expires_at"],
                                     "b_error": None, "b_sent": now})
@@ -235,6 +246,7 @@ class AlertSender:
                     max(row["expires_at"], now + self.settings.delivery_expiry_s)
                 failed = now >= expires
                 state = "failed" if failed else ("digest" if unit.digest else "retrying")
+                states[row["id"]] = "failed" if failed else "retrying"
                 changes.append({"b_id": row["id"], "b_state": state, "b_attempts": attempts,
                                 "b_next": now if failed else now + self.backoff(attempts),
                                 "b_expires": expires, "b_error": outcome.error, "b_sent": None})
@@ -246,6 +258,9 @@ class AlertSender:
                         last_error=bindparam("b_error"), sent_at=bindparam("b_sent")))
         with self.engine.begin() as conn:
             conn.execute(stmt, changes)
+        for unit, _ in results:
+            for row in unit.rows:
+                self.tally[(unit.channel, states[row["id"]])] += 1
 
 
 def send_direct(channels: Sequence[Channel], settings: AlertSettings, *, title: str, body: str,

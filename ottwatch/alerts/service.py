@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -17,6 +17,9 @@ from ottwatch.alerts.settings import AlertSettings
 from ottwatch.alerts.sink import AlertSink
 from ottwatch.alerts.store import refresh_sink
 from ottwatch.clock import wait_at_most
+
+if TYPE_CHECKING:
+    from ottwatch.alerts.sender import DeliveryTally
 
 log = logging.getLogger("ottwatch.alerts")
 
@@ -41,13 +44,15 @@ async def keep_sink_fresh(sink: AlertSink, engine: Engine, stop: asyncio.Event) 
 
 
 async def run_alerting(engine: Engine, sink: AlertSink, stop: asyncio.Event, *,
-                       send: bool, drain: bool = False) -> None:
+                       send: bool, drain: bool = False,
+                       tally: DeliveryTally | None = None) -> None:
     """Until `stop`: keep the sink's silences fresh and, with `send`, deliver the outbox
-    (`drain`: one last sending pass after `stop`, for replay --send)."""
+    (`drain`: one last sending pass after `stop`, for replay --send), counting what is
+    delivered in `tally`."""
     from ottwatch.alerts.sender import AlertSender
 
     tasks = [keep_sink_fresh(sink, engine, stop)]
     if send:
-        sender = AlertSender(engine, sink.settings, sink.router.channels)
+        sender = AlertSender(engine, sink.settings, sink.router.channels, tally=tally)
         tasks.append(sender.run(stop, drain=drain))
     await asyncio.gather(*tasks)

@@ -12,29 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.scenarios import merged_lines
 from tests.alerts.conftest import Receiver
-from tests.conftest import AgentProcess, Database, find_free_port
+from tests.conftest import AgentProcess, Database, Samples, find_free_port, scrape
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 DUE = ("pending", "retrying", "digest")
-
-Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
-
-
-def scrape(port: int) -> Samples:
-    """Every sample of /metrics by name, then by its sorted labels."""
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
-    response.raise_for_status()
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = \
-                sample.value
-    return samples
-
 
 def by(samples: Samples, name: str, *labels: str) -> dict[tuple[str, ...], int]:
     return {tuple(dict(key)[label] for label in labels): int(value)
@@ -50,7 +34,8 @@ def database_figures(db: Database) -> dict[str, Any]:
         "quarantined": dict(db.rows("SELECT reason, COUNT(*) FROM quarantine GROUP BY reason")),
         "alerts": dict(alerts),
         "notifications": {(c, s): n for c, s, n in db.rows(
-            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")},
+            "SELECT channel, state, COUNT(*) FROM deliveries "
+            "WHERE state IN ('sent', 'failed') GROUP BY channel, state")},
         "backlog": db.rows("SELECT COUNT(*) FROM deliveries WHERE state IN (?, ?, ?)", DUE)[0][0],
         "timers": dict(db.rows("SELECT regulation, COUNT(*) FROM timers "
                                "WHERE state IN ('open', 'warned', 'overdue') GROUP BY regulation")),
@@ -63,7 +48,9 @@ def scraped_figures(samples: Samples, source: str) -> dict[str, Any]:
         "quarantined": {reason: n for (src, reason), n in by(
             samples, "ottwatch_quarantined_total", "source", "reason").items() if src == source},
         "alerts": by(samples, "ottwatch_alerts_total", "severity", "code"),
-        "notifications": by(samples, "ottwatch_notifications", "channel", "state"),
+        "notifications": {key: n for key, n in by(
+            samples, "ottwatch_notifications_total", "channel", "outcome").items()
+            if key[1] != "retrying"},
         "backlog": int(samples["ottwatch_outbox_backlog"][()]),
         "timers": {r: n for (r,), n in by(samples, "ottwatch_open_timers", "regulation").items()},
     }

@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from agent.loop import AgentStats
+from agent.sources.limits import SocketStats
+from ottwatch.alerts.sender import DeliveryTally
 from ottwatch.metrics import AgentMetrics
 from storage import open_database
 from storage.tables import AlertRow, DeliveryRow, TimerRow
@@ -33,7 +35,7 @@ def add_alert(engine: Engine, alert_id: str, severity: str, codes: list[str]) ->
             severity=severity, codes=codes, title="t", body="b"))
 
 
-def test_backlog_notifications_timers_and_alerts_since_start(tmp_path: Path) -> None:
+def test_backlog_timers_and_alerts_since_start(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{tmp_path / 'm.db'}")
     add_alert(engine, "al-before", "critical", ["geo.impossible_travel"])
     states = ["pending", "retrying", "digest", "sent", "sent", "failed"]
@@ -53,8 +55,6 @@ def test_backlog_notifications_timers_and_alerts_since_start(tmp_path: Path) -> 
 
     found = samples(metrics)
     assert found["ottwatch_outbox_backlog"] == {(): 3}
-    assert found["ottwatch_notifications"] == {
-        (("channel", "chat"), ("state", state)): states.count(state) for state in set(states)}
     assert found["ottwatch_open_timers"] == {(("regulation", "GDPR"),): 2,
                                              (("regulation", "CCPA"),): 1}
     # Counted from the start, by the first code; not twice on the next scrape.
@@ -72,3 +72,23 @@ def test_a_database_that_cannot_be_read_gives_database_up_0(tmp_path: Path) -> N
     found = samples(metrics)
     assert found["ottwatch_database_up"] == {(): 0}
     assert "ottwatch_outbox_backlog" not in found
+
+
+def test_notifications_and_socket_cuts_are_the_counters_the_agent_keeps(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    tally = DeliveryTally({("chat", "sent"): 5, ("chat", "retrying"): 2, ("mail", "failed"): 1})
+    sockets = SocketStats(accepted=9, active=2, refused_peer_limit=3, cut_slow=4)
+    found = samples(AgentMetrics(AgentStats, engine, deliveries=tally, sockets=sockets))
+    assert found["ottwatch_notifications_total"] == {
+        (("channel", "chat"), ("outcome", "sent")): 5,
+        (("channel", "chat"), ("outcome", "retrying")): 2,
+        (("channel", "mail"), ("outcome", "failed")): 1}
+    tally[("chat", "sent")] += 1  # read when scraped, not copied at the start
+    found = samples(AgentMetrics(AgentStats, engine, deliveries=tally, sockets=sockets))
+    assert found["ottwatch_notifications_total"][(("channel", "chat"), ("outcome", "sent"))] == 6
+    assert found["ottwatch_socket_connections_accepted_total"] == {(): 9}
+    assert found["ottwatch_socket_connections_active"] == {(): 2}
+    assert found["ottwatch_socket_refused_total"] == {
+        (("reason", "full"),): 0, (("reason", "peer_limit"),): 3}
+    assert found["ottwatch_socket_cut_total"][(("reason", "slow"),)] == 4
+    assert sum(found["ottwatch_socket_cut_total"].values()) == 4

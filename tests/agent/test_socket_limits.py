@@ -3,10 +3,11 @@ bad-line budget a peer's connections share, deadlines, and the config keys."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
-from agent.runner import socket_limits
 from agent.sources.limits import (
     ConnectionGuard,
     Cut,
@@ -16,6 +17,11 @@ from agent.sources.limits import (
     TokenBucket,
 )
 from ottwatch.config import SourcesConfig
+
+
+def limits(**changes: float) -> SocketLimits:
+    """The default limits with `changes`."""
+    return replace(SocketLimits.from_sources(), **changes)
 
 
 class FakeClock:
@@ -38,7 +44,7 @@ def test_a_token_bucket_spends_a_minute_at_once_then_refills_by_the_second() -> 
 
 
 def test_one_peer_cannot_take_every_slot() -> None:
-    book = PeerBook(SocketLimits(max_connections=6, max_connections_per_peer=4), FakeClock())
+    book = PeerBook(limits(max_connections=6, max_connections_per_peer=4), FakeClock())
     assert [book.admit("tcp:10.0.0.1") for _ in range(5)] == [None] * 4 + [Refusal.PEER_LIMIT]
     assert book.admit("tcp:10.0.0.2") is None and book.admit("tcp:10.0.0.3") is None
     assert book.admit("tcp:10.0.0.4") is Refusal.FULL
@@ -50,13 +56,13 @@ def test_one_peer_cannot_take_every_slot() -> None:
 
 
 def test_the_per_peer_limit_is_at_most_the_overall_one() -> None:
-    book = PeerBook(SocketLimits(max_connections=2, max_connections_per_peer=16), FakeClock())
+    book = PeerBook(limits(max_connections=2, max_connections_per_peer=16), FakeClock())
     assert [book.admit("unix:uid=1") for _ in range(3)] == [None, None, Refusal.FULL]
 
 
 def test_reconnecting_does_not_buy_a_fresh_bad_line_budget() -> None:
     clock = FakeClock()
-    book = PeerBook(SocketLimits(bad_lines_per_minute=3), clock)
+    book = PeerBook(limits(bad_lines_per_minute=3), clock)
     book.admit("tcp:10.0.0.9")
     assert [book.take_bad_line("tcp:10.0.0.9") for _ in range(4)] == [True, True, True, False]
     book.release("tcp:10.0.0.9")
@@ -68,7 +74,7 @@ def test_reconnecting_does_not_buy_a_fresh_bad_line_budget() -> None:
 
 def test_peers_that_spent_budget_are_forgotten_once_it_has_refilled() -> None:
     clock = FakeClock()
-    book = PeerBook(SocketLimits(max_connections=1, bad_lines_per_minute=1), clock)
+    book = PeerBook(limits(max_connections=1, bad_lines_per_minute=1), clock)
     spent = ["tcp:a", "tcp:b", "tcp:c", "tcp:d"]
     for peer in spent:
         book.admit(peer)
@@ -84,7 +90,7 @@ def test_peers_that_spent_budget_are_forgotten_once_it_has_refilled() -> None:
 
 def test_deadlines_idle_then_slow_and_a_full_queue_is_not_the_clients_fault() -> None:
     clock = FakeClock()
-    guard = ConnectionGuard(SocketLimits(idle_timeout_s=60, line_timeout_s=10), clock)
+    guard = ConnectionGuard(limits(idle_timeout_s=60, line_timeout_s=10), clock)
     assert guard.deadline() == (1060.0, Cut.IDLE)
     clock.now += 5
     guard.delivered(0, partial=True)
@@ -102,15 +108,15 @@ def test_deadlines_idle_then_slow_and_a_full_queue_is_not_the_clients_fault() ->
 
 
 def test_bad_lines_over_the_connections_total_cut_it() -> None:
-    guard = ConnectionGuard(SocketLimits(bad_lines_per_connection=2), FakeClock())
+    guard = ConnectionGuard(limits(bad_lines_per_connection=2), FakeClock())
     assert guard.bad_line(True) is None and guard.bad_line(True) is None
     assert guard.bad_line(True) is Cut.BAD_LINES
-    assert ConnectionGuard(SocketLimits(), FakeClock()).bad_line(False) is Cut.BAD_LINES
+    assert ConnectionGuard(limits(), FakeClock()).bad_line(False) is Cut.BAD_LINES
 
 
 def test_bytes_over_the_quota_cut() -> None:
     clock = FakeClock()
-    guard = ConnectionGuard(SocketLimits(bytes_per_minute=6000), clock)
+    guard = ConnectionGuard(limits(bytes_per_minute=6000), clock)
     assert guard.received(5000) is None
     assert guard.received(2000) is Cut.BYTES
     clock.now += 30
@@ -121,8 +127,10 @@ def test_sources_config_keys_reach_the_socket_limits() -> None:
     config = SourcesConfig(max_connections=10, max_connections_per_peer=3, idle_timeout_s=5,
                            line_timeout_s=1.5, bad_lines_per_minute=7,
                            bad_lines_per_connection=9, bytes_per_minute=2 * 1024 * 1024)
-    assert socket_limits(config) == SocketLimits(10, 3, 5.0, 1.5, 7, 9, 2 * 1024 * 1024)
-    assert socket_limits(SourcesConfig()) == SocketLimits()
+    assert SocketLimits.from_sources(config) == SocketLimits(10, 3, 5.0, 1.5, 7, 9,
+                                                             2 * 1024 * 1024)
+    assert SocketLimits.from_sources() == SocketLimits(64, 16, 60.0, 10.0, 100, 1000,
+                                                       512 * 1024 * 1024)
 
 
 @pytest.mark.parametrize("key, value", [

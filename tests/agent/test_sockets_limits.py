@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from fixtures.generator import generate
+from tests.conftest import find_free_port, scrape
 
 IO_TIMEOUT_S = 60.0
 ADMISSION_PROBE_S = 1.0  # a refused connection is closed by the agent at once
@@ -222,6 +223,8 @@ def test_one_peer_cannot_take_every_slot(
         loris_pack: Callable[[list[socket.socket]], Loris]) -> None:
     """Timeouts far away: only the per-peer limit lets the others in."""
     config = write_config(tmp_path, line_timeout_s=600, idle_timeout_s=600)
+    metrics_port = find_free_port()
+    config.write_text(config.read_text() + f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
     db = open_db(tmp_path / "agent.db")
     agent = agent_process("--tcp", f"127.0.0.1:{free_port}", "--db", str(db.path),
                           "--log-level", "info", config=config)
@@ -242,6 +245,11 @@ def test_one_peer_cannot_take_every_slot(
     stats = agent.wait_for(lambda: socket_stats(db).get("accepted") == 16 + 10
                            and socket_stats(db), what="the counters in the heartbeat")
     assert stats["refused_peer_limit"] == LORIS_COUNT - 16 and stats["active"] == 16
+    scraped = scrape(metrics_port)
+    assert scraped["ottwatch_socket_refused_total"][(("reason", "peer_limit"),)] == \
+        LORIS_COUNT - 16
+    assert scraped["ottwatch_socket_connections_accepted_total"][()] == 16 + 10
+    assert scraped["ottwatch_socket_connections_active"][()] == 16
     assert agent.stop() == 0
     db.assert_stored_once(ids_of(events))
 

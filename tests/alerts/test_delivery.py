@@ -209,6 +209,11 @@ def test_an_outage_then_errors_then_recovery_delivers_every_alert_once(engine, r
         assert receiver.alert_ids(tag) == Counter({a: 1 for a in alert_ids})
     clock[0] += 3600
     assert sender.send_due_once() == []  # sent is sent: nothing twice
+    # The sender's own count: each delivery retried twice, then sent, once.
+    per_channel = Counter(r["channel"] for r in harness.deliveries())
+    assert len(per_channel) == 2
+    assert sender.tally == {(name, outcome): n * times for name, n in per_channel.items()
+                            for outcome, times in (("retrying", 2), ("sent", 1))}
 
 
 def test_a_delivery_fails_for_good_once_it_has_retried_until_expiry(engine, receiver):
@@ -223,6 +228,7 @@ def test_a_delivery_fails_for_good_once_it_has_retried_until_expiry(engine, rece
     sender.send_due_once()
     [row] = harness.deliveries()
     assert row["state"] == "failed" and row["attempts"] == 2
+    assert sender.tally == {(row["channel"], "retrying"): 1, (row["channel"], "failed"): 1}
     clock[0] += 10_000
     assert sender.send_due_once() == []
 

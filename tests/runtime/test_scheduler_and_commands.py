@@ -4,6 +4,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,33 @@ def test_state_is_saved_at_most_every_interval_and_at_shutdown() -> None:
     assert pipeline.save_state(5.0).upserts["stage_state"][0]["state"] == b"4"
     counter.value = 9  # changed, but the stage's own throttle has not marked it dirty
     assert pipeline.save_state(6.0).upserts["stage_state"][0]["state"] == b"9"
+
+
+class Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def consume(self, batch: Any) -> None:
+        self.batches += 1
+
+
+def test_a_part_timer_hears_each_stage_the_scorer_and_each_sink_once_a_batch() -> None:
+    from ottwatch.events import parse_line
+    from ottwatch.pipeline import Pipeline
+
+    ticks = iter(range(0, 1000, 2))  # each reading of the clock 2 s after the last
+    sink = Recorder()
+    pipeline = Pipeline([Counter()], sinks=[sink], perf_counter=lambda: float(next(ticks)))
+    event = parse_line(b'{"event_id":"e","timestamp":"2026-11-01T00:00:00Z","user_id":"u",'
+                       b'"event_type":"play"}')
+    pipeline.run([event], 1.0)  # not timed: no timer set
+    heard: list[tuple[str, float, int]] = []
+    pipeline.part_timer = lambda *part: heard.append(part)
+    pipeline.run([event, event], 2.0)
+    assert heard == [("counter", 2.0, 2), ("scorer", 2.0, 2), ("recorder", 2.0, 2)]
+    assert sink.batches == 2 and pipeline.stages[0].value == 3
+    heard.clear()
+    pipeline.tick(3.0)  # no events: the sinks still run (deadlines), timed with 0 events
+    assert heard == [("recorder", 2.0, 0)]
