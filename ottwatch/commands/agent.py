@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from ottwatch.commands.common import (
+    FilePath,
     config_option,
     database_errors,
     db_option,
@@ -22,10 +23,11 @@ from ottwatch.memory import tune_for_throughput
 @click.command("agent")
 @config_option
 @db_option
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("files", nargs=-1, type=FilePath(
+    allow_dash=True, hint="name the log files, for example '{folder}/*.jsonl'"))
 @click.option("--tcp", default=None, metavar="HOST:PORT",
               help="Listen for JSON lines on TCP (e.g. 127.0.0.1:7514).")
-@click.option("--unix", type=click.Path(dir_okay=False), default=None, help="Listen on a Unix socket.")
+@click.option("--unix", type=FilePath(), default=None, help="Listen on a Unix socket.")
 @click.option("--poll", is_flag=True, default=None,
               help="Poll files instead of using inotify (network filesystems).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),

@@ -27,13 +27,31 @@ class Refusal(click.ClickException):
         click.echo(f"ottwatch: {self.format_message()}", err=True, file=file)
 
 
-class DatabaseType(click.Path):
-    """A SQLite file path (the shell completes file names) or a URL, passed through."""
+class FilePath(click.Path):
+    """A file's path (the shell completes file names); a folder given instead is refused
+    in one line that says what to give."""
+
+    def __init__(self, *, hint: str = "", **kwargs: Any) -> None:
+        super().__init__(dir_okay=False, **kwargs)
+        self.hint = hint
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if value != "-" and Path(value).expanduser().is_dir():
+            name = param.get_error_hint(ctx) if param is not None and ctx is not None else "it"
+            hint = self.hint.format(folder=Path(value))
+            raise Refusal(f"{value} is a folder; {name} takes a file" + (f", {hint}" if hint
+                                                                          else ""))
+        return super().convert(value, param, ctx)
+
+
+class DatabaseType(FilePath):
+    """A SQLite file path or a URL, passed through."""
 
     name = "database"
 
     def __init__(self) -> None:
-        super().__init__(dir_okay=False)
+        super().__init__(hint="for example {folder}/ottwatch.db")
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -45,7 +63,8 @@ class DatabaseType(click.Path):
 DATABASE = DatabaseType()
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config", "config_path", type=FilePath(hint="for example {folder}/ottwatch.toml"),
+    default=None,
     help="TOML config file (default: $OTTWATCH_CONFIG, /etc/ottwatch/ottwatch.toml, "
          "~/.config/ottwatch/ottwatch.toml).",
 )

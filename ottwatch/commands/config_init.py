@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ottwatch.commands.common import FilePath
 from ottwatch.config import SYSTEM_CONFIG
 
 TEMPLATE = """\
@@ -48,7 +49,7 @@ level = "info"
 
 
 @click.command("init")
-@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("path", required=False, type=FilePath(path_type=Path),
                 default=SYSTEM_CONFIG)
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def init(path: Path, force: bool) -> None:

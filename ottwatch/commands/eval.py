@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ottwatch.commands.common import config_option, creates_database, load, private_umask
+from ottwatch.commands.common import FilePath, config_option, creates_database, load, private_umask
 
 DEFAULT_SEEDS = "1,2,3"
 
@@ -24,7 +24,7 @@ def _seeds(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int
 
 
 @click.command("eval")
-@click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("scenarios", nargs=-1, type=FilePath())
 @click.option("--seeds", default=DEFAULT_SEEDS, show_default=True, callback=_seeds,
               help="Seeds of the realistic streams to generate (without SCENARIO).")
 @click.option("--users", default=1500, show_default=True, type=click.IntRange(min=1),
@@ -33,7 +33,7 @@ def _seeds(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int
               help="Days of event time of each generated stream.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout "
               "(keys in docs/evaluation.md).")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
+@click.option("--db", type=FilePath(), default=None,
               help="Keep the replay's database here (numbered per scenario when several); "
                    "must not exist. Default: a temporary database, removed afterwards.")
 @click.option("--check", is_flag=True,

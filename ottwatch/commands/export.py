@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import click
 
-from ottwatch.commands.common import config_option, db_option, load, open_existing
+from ottwatch.commands.common import FilePath, config_option, db_option, load, open_existing
 from ottwatch.exports import EXPORTS
 from ottwatch.safe_text import csv_cell, dumps
 
@@ -28,7 +28,7 @@ from ottwatch.safe_text import csv_cell, dumps
               help="Which records to export.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
               show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+@click.option("--out", type=FilePath(allow_dash=True), default="-",
               help="Output file (default stdout), created readable by the owner only.")
 def command(config_path: str | None, db: str | None, what: str, fmt: str, out: str) -> None:
     """Write one record per line: events, quarantine, assessments (and, as the

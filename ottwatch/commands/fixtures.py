@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ottwatch.commands.common import FilePath
+
 
 @click.group("fixtures")
 def command() -> None:
@@ -13,7 +15,7 @@ def command() -> None:
 
 
 @command.command("generate")
-@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+@click.argument("out", type=FilePath(writable=True))
 @click.option("-n", "--events", type=int, default=None,
               help="About this many lines (within 10%); default: the natural activity of "
                    "USERS over DAYS.")
@@ -23,7 +25,7 @@ def command() -> None:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--start", default="2026-09-01T00:00:00Z", show_default=True)
 @click.option("--bad-ratio", default=0.0, show_default=True, help="Share of malformed lines.")
-@click.option("--truth", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--truth", type=FilePath(writable=True), default=None,
               help="Also write the ground truth (incidents, farms, households) here as JSON.")
 @click.option("--uniform", is_flag=True,
               help="The uniform stream instead (one private IP per user, 200 events a second "

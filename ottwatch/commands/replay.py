@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ottwatch.commands.common import (
     DATABASE,
+    FilePath,
     config_option,
     creates_database,
     db_url,
@@ -25,7 +26,7 @@ from storage.engine import sqlite_path
 
 @click.command("replay")
 @click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, allow_dash=True))
+                type=FilePath(allow_dash=True))
 @config_option
 @click.option("--db", type=DATABASE, default="ottwatch-replay.db", metavar="PATH|URL",
               show_default=True,

@@ -176,3 +176,26 @@ def test_db_completes_file_names(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "ottwatch"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines() == ["file,ot"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args, fix", [
+    (("alerts", "list", "--db", "{folder}"), "for example {folder}/ottwatch.db"),
+    (("replay", "-q", "--db", "{folder}", "{log}"), "for example {folder}/ottwatch.db"),
+    (("agent", "--db", "{folder}"), "for example {folder}/ottwatch.db"),
+    (("agent", "{folder}"), "for example '{folder}/*.jsonl'"),
+    (("config", "check", "--config", "{folder}"), "for example {folder}/ottwatch.toml"),
+    (("export", "--what", "events", "--out", "{folder}"), "'--out' takes a file"),
+    (("fixtures", "generate", "{folder}"), "'OUT' takes a file"),
+], ids=lambda v: " ".join(v[:2]) if isinstance(v, tuple) else None)
+def test_a_folder_where_a_file_is_wanted_is_one_line_with_an_example(
+        ottwatch: Run, tmp_path: Path, empty_config: Path, args: tuple[str, ...],
+        fix: str) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = tmp_path / "in.jsonl"
+    log.write_text("", encoding="utf-8")
+    before = tree(tmp_path)
+    result = ottwatch(*(a.format(folder=folder, log=log) for a in args),
+                      env={"OTTWATCH_CONFIG": str(empty_config)})
+    assert_one_line(result, f"{folder} is a folder", fix.format(folder=folder))
+    assert tree(tmp_path) == before
