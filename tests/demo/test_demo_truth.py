@@ -47,3 +47,42 @@ def test_the_summary_measures_throughput_over_the_time_it_is_given() -> None:
     console.print(summary_table(stats, title="t", elapsed=2.0))
     shown = console.export_text()
     assert "2,000 events/s" in shown and "2.00 s" in shown
+
+
+def test_the_demo_agent_keeps_beating_while_idle_so_the_console_says_up(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from agent.runner import make_agent
+    from agent.sources.filetail import FileTailSource
+    from ottwatch.clock import WallClock
+    from ottwatch.commands.common import load
+    from ottwatch.commands.demo import keep_alive
+    from storage import open_database
+    from storage.heartbeat import UP, agent_health, last_beat
+
+    log = tmp_path / "events.jsonl"
+    log.touch()  # nothing to read: no batch ever commits
+    config = load(None, str(tmp_path / "demo.db"))
+    engine = open_database(config.storage.url)
+    source = FileTailSource([str(log)], {}, max_line=config.ingest.max_line_bytes,
+                            head=config.ingest.quarantine_raw_bytes)
+    agent = make_agent(config, engine, [source], WallClock())
+    keep_alive(engine, agent, every_s=0.2)
+    beats: list[float] = []
+
+    async def watch() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(agent.run(stop))
+        for _ in range(10):
+            await asyncio.sleep(0.3)
+            if (row := last_beat(engine)) is not None:
+                beats.append(row.beat_at)
+        stop.set()
+        await running
+
+    asyncio.run(watch())
+    assert agent.stats.stored == 0
+    assert len(set(beats)) >= 3, beats  # beat again and again with nothing to do
+    row = last_beat(engine)
+    assert row is not None and agent_health(row.model_dump(), time.time()).state == UP
