@@ -4,6 +4,8 @@ system-call filter neither denies the retraining child's setpriority nor kills."
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,27 @@ def test_paths_outside_tmp_and_home_are_not_hidden() -> None:
                                  Path("/var/lib/ottwatch"), Path("/homeless/bin/x")]) == []
     assert systemd.hidden_paths([Path("/run/user/1000/x"), Path("/opt/x")]) == \
         [Path("/run/user/1000/x")]
+
+
+def test_systemds_own_parser_accepts_every_line_of_the_unit(tmp_path: Path) -> None:
+    """`systemd-analyze verify` (systemd's unit loader, no running systemd needed) reads
+    the unit as systemd would start it; an unknown key, a misspelt system-call group
+    or a bad value is a warning there and silently ignored on a real machine."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (.ci/run installs Debian's systemd package)"
+    config = tmp_path / "ottwatch.toml"  # the credential's source, as LoadCredential names it
+    config.write_text("", encoding="utf-8")
+    unit = tmp_path / "ottwatch.service"
+    unit.write_text(unit_text("--config", str(config)), encoding="utf-8")
+    done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    complaints = [line for line in done.stderr.splitlines() if str(unit) in line]
+    assert complaints == [], "\n".join(complaints)
+
+    # The check is live: a key systemd does not know is reported against the unit.
+    unit.write_text(unit.read_text(encoding="utf-8").replace(
+        "[Service]\n", "[Service]\nSystemCallFilter=@no-such-group\n"), encoding="utf-8")
+    done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+                          timeout=60)
+    assert any("@no-such-group" in line for line in done.stderr.splitlines()), done.stderr
