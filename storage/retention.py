@@ -1,6 +1,7 @@
 """Retention: delete raw events (with their assessments) and quarantined lines once
 they are older than the retention period, sooner where a regulation or region is
-configured with a stricter one. Deletes run in bounded chunks, each its own short
+configured with a stricter one; alerts and their outbox after the retention period
+(storage/retention_alerts.py). Deletes run in bounded chunks, each its own short
 transaction, walking the `ts` / `received_at` indexes, so the agent keeps writing."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
 
 from ottwatch.regions import EU_EEA, normalise_region
 from ottwatch.regulations.table import load_table
+from storage.retention_alerts import purge_alerts
 from storage.tables import AssessmentRow, EventRow, QuarantineRow, UserIndexRow
 
 DAY_S = 86400.0
@@ -177,7 +179,9 @@ def purge(engine: Engine, now: float, retention_days: int,
     kept = quarantine_days or min([retention_days, *per_region.values()])
     quarantine = _purge_by_index(engine, QUARANTINE, QUARANTINE.c.received_at,
                                  now - kept * DAY_S, chunk_size)
-    return {"events": events, "assessments": assessments, "quarantine": quarantine}
+    alerts, deliveries = purge_alerts(engine, now - retention_days * DAY_S, chunk_size)
+    return {"events": events, "assessments": assessments, "quarantine": quarantine,
+            "alerts": alerts, "deliveries": deliveries}
 
 
 class RetentionJob:

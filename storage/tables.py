@@ -120,6 +120,7 @@ class AlertRow(SQLModel, table=True):
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_created", "created_at"),
+        Index("ix_alerts_updated", "updated_at"),  # retention
         Index("ix_alerts_status_created", "status", "created_at"),
         Index("ix_alerts_group", "group_key"),
     )

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from storage import open_database
 from storage.retention import RetentionJob, RetentionSettings, purge
-from storage.tables import AssessmentRow, EventRow, QuarantineRow
+from storage.tables import AlertRow, AssessmentRow, DeliveryRow, EventRow, QuarantineRow
 
 NOW = 1_780_000_000.0
 DAY = 86400.0
@@ -64,10 +64,11 @@ def test_purge_deletes_only_rows_past_retention(engine: Engine) -> None:
     add_quarantined(engine, 500)
     add_quarantined(engine, 10)
     counts = purge(engine, NOW, 365, chunk_size=3)
-    assert counts == {"events": 7, "assessments": 7, "quarantine": 1}
+    assert counts == {"events": 7, "assessments": 7, "quarantine": 1, "alerts": 0,
+                      "deliveries": 0}
     assert event_ids(engine) == assessed_ids(engine) == {"edge", "new"}
     assert quarantined(engine) == 1
-    assert purge(engine, NOW, 365) == {"events": 0, "assessments": 0, "quarantine": 0}
+    assert set(purge(engine, NOW, 365).values()) == {0}
 
 
 def test_stricter_retention_per_regulation_and_region(engine: Engine) -> None:
@@ -77,7 +78,8 @@ def test_stricter_retention_per_regulation_and_region(engine: Engine) -> None:
     add_event(engine, "de_recent", 10, "DE")
     add_quarantined(engine, 40)
     counts = purge(engine, NOW, 365, {"GDPR": 30, "US-CA": 35, "JP": 500}, chunk_size=2)
-    assert counts == {"events": 5, "assessments": 5, "quarantine": 1}
+    assert counts == {"events": 5, "assessments": 5, "quarantine": 1, "alerts": 0,
+                      "deliveries": 0}
     assert event_ids(engine) == assessed_ids(engine) == {"us", "gb", "none", "de_recent"}
 
 
@@ -109,9 +111,43 @@ def test_the_job_runs_on_its_interval(engine: Engine) -> None:
     clock = [NOW]
     job = RetentionJob(engine, settings, 365, clock=lambda: clock[0])
     add_event(engine, "de", 40, "DE")
-    assert job.run_if_due() == {"events": 1, "assessments": 1, "quarantine": 0}
+    assert job.run_if_due() == {"events": 1, "assessments": 1, "quarantine": 0, "alerts": 0,
+                                "deliveries": 0}
     clock[0] += 3599
     assert job.run_if_due() is None
     clock[0] += 1
-    assert job.run_if_due() == {"events": 0, "assessments": 0, "quarantine": 0}
+    assert set(job.run_if_due().values()) == {0}
     assert RetentionJob(engine, RetentionSettings(retention_days=30), 365).retention_days == 30
+
+
+def add_alert(engine: Engine, alert_id: str, updated_days_ago: float,
+              deliveries: list[tuple[str, float]]) -> None:
+    """An alert created 400 days ago, last updated `updated_days_ago`, with deliveries
+    (state, days ago)."""
+    with engine.begin() as conn:
+        conn.execute(insert(AlertRow.__table__).values(
+            alert_id=alert_id, group_key=alert_id, created_at=NOW - 400 * DAY,
+            updated_at=NOW - updated_days_ago * DAY, severity="high", codes=["x"],
+            user_id="u-1", title="t", body="203.0.113.7"))
+        for state, days in deliveries:
+            at = NOW - days * DAY
+            conn.execute(insert(DeliveryRow.__table__).values(
+                alert_id=alert_id, channel="chat", state=state, next_attempt_at=at,
+                expires_at=at, created_at=at))
+
+
+def test_alerts_and_their_deliveries_go_once_not_updated_for_the_period(engine: Engine) -> None:
+    add_alert(engine, "old", 40, [("sent", 399), ("failed", 41)])
+    add_alert(engine, "long-running", 5, [("sent", 399), ("sent", 5)])  # still updated
+    add_alert(engine, "edge", 29.9, [("pending", 29.9)])
+    counts = purge(engine, NOW, 30, chunk_size=1)
+    assert (counts["alerts"], counts["deliveries"]) == (1, 3)
+    with engine.connect() as conn:
+        alerts = set(conn.execute(select(AlertRow.__table__.c.alert_id)).scalars())
+        left = sorted(conn.execute(select(DeliveryRow.__table__.c.alert_id,
+                                          DeliveryRow.__table__.c.state)).all())
+    assert alerts == {"long-running", "edge"}
+    # A finished delivery older than the period goes even while its alert stays; one
+    # the sender may still take stays whatever its age.
+    assert left == [("edge", "pending"), ("long-running", "sent")]
+    assert set(purge(engine, NOW, 30).values()) == {0}
