@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,14 +32,18 @@ def closest(word: str, candidates: Collection[str]) -> str | None:
 
 
 def model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """The settings model that validates the table at `loc` (list indexes skipped)."""
+    """The settings model that validates the table at `loc` (list indexes and the keys
+    of a table of tables skipped)."""
     current: type[BaseModel] | None = model
+    keyed = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         if current is None or (field := current.model_fields.get(part)) is None:
             return None
         current = _model_in(field.annotation)
+        keyed = get_origin(field.annotation) is dict
     return current
 
 
