@@ -17,7 +17,7 @@ import click
 COMMAND_MODULES = (
     "agent", "replay", "eval", "export", "bench", "demo", "tui", "explain", "users", "roi", "geo",
     "regulations", "rings", "alerts", "learning",
-    "config", "status",
+    "config", "status", "report",
     "systemd", "fixtures",
 )
 
@@ -65,6 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("learning", "USER_ID's violation likelihood from recent events, and the "
                             "regulation most at risk."),
     "config": ("config", "Inspect the configuration."),
+    "report": ("report", "Reports: incident (a user, ring, IP or alert), compliance (a "
+                         "period), models."),
     "status": ("status", "Is the agent up, stopped or down; each source's position and last "
                          "line, lag, the outbox, the last retrain and the last errors."),
     "systemd-unit": ("systemd", "Print a systemd unit for `ottwatch agent` (Type=notify, "
