@@ -151,6 +151,8 @@ class Agent:
         self.stats = AgentStats()
         # Called with each committed batch's latency (its first line read to its commit).
         self.batch_observers: list[Callable[[float], None]] = []
+        # Narrows a scored batch to what is stored (a windowed or filtered replay).
+        self.trim: Callable[[Batch], None] | None = None
         # Where the database works while Python waits (PostgreSQL, over a socket), batch N
         # commits on a writer thread while batch N+1 is parsed and scored; one thread
         # keeps commits in order, and a commit waits for the one before it. SQLite's
@@ -320,6 +322,8 @@ class Agent:
             for event in events:
                 self.clock.advance(event.ts)
         batch = self.pipeline.run(events, self.clock.now())
+        if self.trim is not None:
+            self.trim(batch)
         marks = [(c.read_at, len(c.lines)) for c in chunks if c.lines]
         self.flush()
         checkpoints = list(positions.values()) if self.checkpoint else []

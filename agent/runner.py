@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from agent.commands import CommandPoller, Handler
 from agent.fault_alerts import StorageFaultAlerts
 from agent.health_alerts import HealthAlerts, WatchedTrainer
-from agent.loop import PAUSED, Agent, AgentStats
+from agent.loop import PAUSED, AfterCommit, Agent, AgentStats
+from agent.replay_scope import ReplayScope
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
 from agent.sources.base import Source
@@ -415,13 +416,27 @@ async def run_recorded(
     on_progress: Callable[[Agent, RecordedSource], None] | None = None,
     clock: Clock | None = None,
     send: bool = False,
+    scope: ReplayScope | None = None,
+    after_commit: Sequence[AfterCommit] = (),
 ) -> tuple[Agent, AgentStats]:
-    """Replay recorded files through the same loop with an event-time clock."""
+    """Replay recorded files through the same loop with an event-time clock; with a
+    `scope`, from its warm-up start to its window's end, storing only what it keeps."""
     engine = open_database(config.storage.url)
+    bounded = scope is not None and scope.window.bounded
     source = RecordedSource(paths, max_line=config.ingest.max_line_bytes,
-                            head=config.ingest.quarantine_raw_bytes)
+                            head=config.ingest.quarantine_raw_bytes,
+                            start_ts=scope.warm_from if bounded and scope else None,
+                            stop_ts=scope.window.until if bounded and scope else None)
     agent = make_agent(config, engine, [source], clock or EventClock(), scoring=scoring,
                        checkpoint=False)
+    if scope is not None:
+        agent.trim = scope.trim
+        if scope.ring_id is not None:
+            rings, ring_id = agent.pipeline.handles.rings, scope.ring_id
+            if rings is None:
+                raise ConfigError("--ring needs the ring stage (it is off in this config)")
+            scope.ring_members = lambda: rings.members(ring_id)
+    agent.after_commit.extend(after_commit)
     agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
     if on_progress is not None:
         agent.after_commit.append(lambda *_: on_progress(agent, source))

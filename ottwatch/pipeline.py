@@ -17,6 +17,7 @@ from ottwatch.events import Event
 if TYPE_CHECKING:
     from ottwatch.alerts.sink import AlertSink
     from ottwatch.learning.stage import LearningStage
+    from ottwatch.rings.stage import RingStage
     from ottwatch.scoring import AdaptiveScorer
 
 T = TypeVar("T")
@@ -208,6 +209,7 @@ class Handles:
     scorer: AdaptiveScorer | None = None
     alerts: AlertSink | None = None
     learning: LearningStage | None = None
+    rings: RingStage | None = None
 
 
 PartTimer = Callable[[str, float, int], None]

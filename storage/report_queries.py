@@ -174,3 +174,9 @@ def alerts_per_day(engine: Engine, since: float, until: float) -> dict[int, dict
         for d, severity, n in conn.execute(query).all():
             out.setdefault(int(d), {})[severity] = n
     return out
+
+
+def alert_codes(engine: Engine) -> list[list[str]]:
+    """Each alert's codes (a replay's alerts, for the rule hit counts)."""
+    with engine.connect() as conn:
+        return [codes or [] for codes in conn.execute(select(ALERTS.c.codes)).scalars()]

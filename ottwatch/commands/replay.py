@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -18,6 +19,8 @@ from ottwatch.commands.common import (
     load,
     private_umask,
 )
+from ottwatch.commands.replay_options import forensic_options
+from ottwatch.commands.replay_report import build_forensics, describe_scope, finish
 from ottwatch.logs import setup_logging
 from ottwatch.memory import tune_for_throughput
 from ottwatch.summary import summary_table
@@ -35,9 +38,11 @@ from storage.engine import sqlite_path
 @click.option("--ingest-only", is_flag=True, help="Store events without scoring them.")
 @click.option("--send", is_flag=True, help="Send alerts too (by default they are only recorded).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@forensic_options
 @creates_database
 def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite: bool,
-            ingest_only: bool, send: bool, quiet: bool) -> None:
+            ingest_only: bool, send: bool, quiet: bool, stats: bool, stats_json: str | None,
+            expect_path: str | None, result_path: str | None, **filters: Any) -> None:
     """Run the full pipeline over recorded FILES (plain or .gz, `-` for stdin) in order.
 
     Time is event time, so the same input and config always give the same
@@ -51,6 +56,8 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
 
     private_umask()
     tune_for_throughput()
+    forensics = build_forensics(stats=stats, expect_path=expect_path, stats_json=stats_json,
+                                **filters)
     config = load(config_path, db)
     setup_logging(config.log.level)
     for name in files:
@@ -74,7 +81,13 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
         progress.update(task, completed=source.bytes_read, events=agent.stats.stored)
 
     with progress:
-        agent, stats = asyncio.run(run_recorded(config, list(files), scoring=not ingest_only,
-                                                on_progress=on_progress, send=send))
+        agent, totals = asyncio.run(run_recorded(
+            config, list(files), scoring=not ingest_only, on_progress=on_progress, send=send,
+            scope=forensics.scope, after_commit=[forensics.after_commit]))
     if not quiet:
-        Console().print(summary_table(stats, title=f"replay into {db}"))
+        Console().print(summary_table(totals, title=f"replay into {db}"))
+        if forensics.scope is not None:
+            Console().print(describe_scope(forensics.scope, agent.sources[0]),
+                            markup=False, highlight=False)
+    finish(forensics, config.storage.url, stats=stats and not quiet, stats_json=stats_json,
+           result_path=result_path)

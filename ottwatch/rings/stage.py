@@ -117,6 +117,11 @@ class RingStage:
         self._saved_at = float("-inf")
         self._changed_since_save = False
 
+    def members(self, ring_id: str) -> frozenset[str]:
+        """Every account tied into the ring so far (none: no such ring yet)."""
+        ring = self.rings.get(ring_id)
+        return frozenset(ring.row.get("members") or ring.members) if ring else frozenset()
+
     @classmethod
     def from_config(cls, config: Any) -> RingStage:
         return cls(RingSettings.from_config(config))

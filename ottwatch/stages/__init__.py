@@ -33,7 +33,7 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     parts = _build(config, ("stage", "scorer", "sink") if scoring else ("sink",))
     by_name = {spec.name: part for spec, part in parts}
     handles = Handles(scorer=by_name.get("thresholds"), alerts=by_name.get("alerts"),
-                      learning=by_name.get("learning"))
+                      learning=by_name.get("learning"), rings=by_name.get("rings"))
     return Pipeline([part for spec, part in parts if spec.kind == "stage"], handles.scorer,
                     assess=scoring, sinks=[part for spec, part in parts if spec.kind == "sink"],
                     persist_every_s=config.storage.state_every_s, handles=handles)
