@@ -153,6 +153,9 @@ class Agent:
         self.batch_observers: list[Callable[[float], None]] = []
         # Narrows a scored batch to what is stored (a windowed or filtered replay).
         self.trim: Callable[[Batch], None] | None = None
+        # Told every batch's events (as read, before any trim), the time and the batch
+        # as stored; an idle tick comes with no events (replay --compare scores them again).
+        self.batch_watchers: list[Callable[[list[Event], float, Batch], None]] = []
         # Where the database works while Python waits (PostgreSQL, over a socket), batch N
         # commits on a writer thread while batch N+1 is parsed and scored; one thread
         # keeps commits in order, and a commit waits for the one before it. SQLite's
@@ -279,6 +282,10 @@ class Agent:
     def _idle(self) -> None:
         self.flush()
         batch = self.pipeline.tick(self.clock.now())
+        if self.trim is not None:
+            self.trim(batch)
+        for watch in self.batch_watchers:
+            watch([], batch.now, batch)
         if batch.findings or batch.upserts:
             self._commit(batch, [], [])
         for hook in self.on_idle:
@@ -324,6 +331,8 @@ class Agent:
         batch = self.pipeline.run(events, self.clock.now())
         if self.trim is not None:
             self.trim(batch)
+        for watch in self.batch_watchers:
+            watch(events, batch.now, batch)
         marks = [(c.read_at, len(c.lines)) for c in chunks if c.lines]
         self.flush()
         checkpoints = list(positions.values()) if self.checkpoint else []

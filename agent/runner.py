@@ -47,6 +47,7 @@ from storage.queries import load_stage_states
 from storage.retention import RetentionJob
 
 if TYPE_CHECKING:
+    from agent.compare import SecondOpinion
     from agent.metrics_server import MetricsServer
     from ottwatch.alerts.sender import DeliveryTally
 
@@ -418,6 +419,7 @@ async def run_recorded(
     send: bool = False,
     scope: ReplayScope | None = None,
     after_commit: Sequence[AfterCommit] = (),
+    compare: SecondOpinion | None = None,
 ) -> tuple[Agent, AgentStats]:
     """Replay recorded files through the same loop with an event-time clock; with a
     `scope`, from its warm-up start to its window's end, storing only what it keeps."""
@@ -437,6 +439,8 @@ async def run_recorded(
                 raise ConfigError("--ring needs the ring stage (it is off in this config)")
             scope.ring_members = lambda: rings.members(ring_id)
     agent.after_commit.extend(after_commit)
+    if compare is not None:
+        agent.batch_watchers.append(compare.watch)
     agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
     if on_progress is not None:
         agent.after_commit.append(lambda *_: on_progress(agent, source))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ottwatch.alerts.redact import mask_generic_url, mask_path, mask_query
 from ottwatch.config_problems import Problem, from_validation, render
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.geo.settings import GeoSettings
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class SourcesConfig(Section):
         return value
 
 
-class GeoConfig(GeoSettings):
+class GeoConfig(GeoSettings, DetectorMode):
     """`[geo]`: the databases and lists, beside the geo stage's scoring settings."""
 
     city_db: str = ""

@@ -8,8 +8,8 @@ no network, no clock of its own (`batch.now` is the injected clock's time).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from ottwatch.events import Event
@@ -34,8 +34,13 @@ class Reason:
     # What the reason is about when it is not the event's user (the regulation a consent
     # lapse falls under): alerts gather incidents by it. Not stored.
     about: str | None = None
+    # From a detector in shadow mode: recorded, never scored or alerted on.
+    shadow: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        if self.shadow:
+            return {"code": self.code, "weight": round(self.weight, 2), "detail": self.detail,
+                    "shadow": True}
         return {"code": self.code, "weight": round(self.weight, 2), "detail": self.detail}
 
 
@@ -53,7 +58,8 @@ class Assessment:
 
     @property
     def top_code(self) -> str | None:
-        return max(self.reasons, key=lambda r: r.weight).code if self.reasons else None
+        acting = [r for r in self.reasons if not r.shadow]
+        return max(acting, key=lambda r: r.weight).code if acting else None
 
 
 @dataclass(slots=True)
@@ -222,8 +228,11 @@ class Pipeline:
                  persist_every_s: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic,
                  perf_counter: Callable[[], float] = time.perf_counter,
-                 handles: Handles | None = None) -> None:
+                 handles: Handles | None = None, shadow: Collection[str] = ()) -> None:
         self.stages = list(stages)
+        # Stages in shadow mode: their reasons are kept out of the batch the later stages,
+        # the scorer and the sinks see, and added to the assessments marked shadow.
+        self.shadow = frozenset(shadow)
         # Told each part's seconds and event count per batch (the agent's /metrics);
         # None: nothing is timed.
         self.part_timer: PartTimer | None = None
@@ -247,11 +256,19 @@ class Pipeline:
     def run(self, events: list[Event], now: float) -> Batch:
         """Score a batch; the returned batch carries assessments, findings and upserts."""
         batch = Batch(events=events, now=now)
+        shadowed: dict[int, list[Reason]] = {}
         for stage in self.stages:
-            self._timed(stage.name, stage.process, batch)
+            if stage.name in self.shadow:
+                self._shadowed(stage, batch, shadowed)
+            else:
+                self._timed(stage.name, stage.process, batch)
         self._tick(batch)
         batch.assessments = self._timed("scorer", self.scorer.score, batch) \
             if events and self.assess else []
+        for index, reasons in shadowed.items():
+            if index < len(batch.assessments):
+                batch.assessments[index].reasons = [*batch.assessments[index].reasons,
+                                                    *reasons]
         self._sink(batch)
         self._persist(batch)
         return batch
@@ -263,6 +280,15 @@ class Pipeline:
         self._sink(batch)
         self._persist(batch)
         return batch
+
+    def _shadowed(self, stage: Stage, batch: Batch, shadowed: dict[int, list[Reason]]) -> None:
+        before = [len(reasons) for reasons in batch.reasons]
+        self._timed(stage.name, stage.process, batch)
+        for index, reasons in enumerate(batch.reasons):
+            if len(reasons) > before[index]:
+                shadowed.setdefault(index, []).extend(
+                    replace(r, shadow=True) for r in reasons[before[index]:])
+                del reasons[before[index]:]
 
     def _sink(self, batch: Batch) -> None:
         for sink in self.sinks:

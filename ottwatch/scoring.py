@@ -203,7 +203,7 @@ class AdaptiveScorer:
             review, block, level, decision = cache.get(key) or cached(*key)
             if reasons:
                 if overrides:
-                    reasons = [Reason(r.code, overrides[r.code], r.detail)
+                    reasons = [Reason(r.code, overrides[r.code], r.detail, r.about)
                                if r.code in overrides else r for r in reasons]
                 score = round(noisy_or(r.weight for r in reasons), 2)
                 if len(reasons) > 1:

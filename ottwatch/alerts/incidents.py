@@ -82,7 +82,7 @@ class IncidentRules:
         rule: IncidentRule | None = None
         for reason in assessment.reasons:
             found = self.rules.get(reason.code)
-            if found is None:
+            if found is None or reason.shadow:
                 continue
             key = (LEVEL_RANK[found.severity], reason.weight, reason.code)
             if best is None or key > best:

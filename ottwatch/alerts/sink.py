@@ -190,15 +190,16 @@ class AlertSink:
             key = f"{code}|{regulation or '-'}|{period_label(incident.digest_until - 1)}"
 
         def top() -> TopEvent:
+            acting = [r for r in assessment.reasons if not r.shadow]
             reasons = [[r.code, round(r.weight, 2),
                         scrub(r.detail, tokens)[:STORED_DETAIL_CHARS]]
-                       for r in assessment.reasons[:TOP_REASONS]]
+                       for r in acting[:TOP_REASONS]]
             return TopEvent(assessment.event_id, assessment.ts, assessment.score,
                             assessment.level, reasons)
 
         return Item(ts=assessment.ts, severity=incident.severity, labels=labels,
                     event_ids=[assessment.event_id],
-                    reason_codes=[r.code for r in assessment.reasons],
+                    reason_codes=[r.code for r in assessment.reasons if not r.shadow],
                     score=assessment.score, top=top, key=key,
                     notify_from=incident.digest_until)
 

@@ -91,8 +91,12 @@ def render(found: dict[str, Any]) -> Group:
         reasons.add_column("weight", justify="right")
         reasons.add_column("detail", overflow="fold")
         for reason in assessment["reasons"]:
-            reasons.add_row(_text(reason.get("code", "")), _text(reason.get("weight", "")),
-                            _text(reason.get("detail", "")))
+            code = _text(reason.get("code", ""))
+            if reason.get("shadow"):
+                code.append(" (shadow: not scored)", style="dim")
+            reasons.add_row(code, _text(reason.get("weight", "")),
+                            _text(reason.get("detail", "")), style="dim" if reason.get("shadow")
+                            else None)
         if not assessment["reasons"]:
             reasons.add_row(Text("-"), Text("-"), Text("no reasons: nothing was found"))
         parts.append(reasons)

@@ -19,6 +19,7 @@ from ottwatch.commands.common import (
     load,
     private_umask,
 )
+from ottwatch.commands.replay_compare import show_comparison
 from ottwatch.commands.replay_options import forensic_options
 from ottwatch.commands.replay_report import build_forensics, describe_scope, finish
 from ottwatch.logs import setup_logging
@@ -42,7 +43,8 @@ from storage.engine import sqlite_path
 @creates_database
 def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite: bool,
             ingest_only: bool, send: bool, quiet: bool, stats: bool, stats_json: str | None,
-            expect_path: str | None, result_path: str | None, **filters: Any) -> None:
+            expect_path: str | None, result_path: str | None, compare_path: str | None,
+            as_json: bool, **filters: Any) -> None:
     """Run the full pipeline over recorded FILES (plain or .gz, `-` for stdin) in order.
 
     Time is event time, so the same input and config always give the same
@@ -59,6 +61,12 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
     forensics = build_forensics(stats=stats, expect_path=expect_path, stats_json=stats_json,
                                 **filters)
     config = load(config_path, db)
+    second = None
+    if compare_path is not None:
+        from agent.compare import SecondOpinion
+
+        second = SecondOpinion(load(compare_path, db), forensics.scope)
+        quiet = quiet or as_json
     setup_logging(config.log.level)
     for name in files:
         if name != "-" and not Path(name).is_file():
@@ -83,11 +91,14 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
     with progress:
         agent, totals = asyncio.run(run_recorded(
             config, list(files), scoring=not ingest_only, on_progress=on_progress, send=send,
-            scope=forensics.scope, after_commit=[forensics.after_commit]))
+            scope=forensics.scope, after_commit=[forensics.after_commit], compare=second))
     if not quiet:
         Console().print(summary_table(totals, title=f"replay into {db}"))
         if forensics.scope is not None:
             Console().print(describe_scope(forensics.scope, agent.sources[0]),
                             markup=False, highlight=False)
+    if second is not None:
+        show_comparison(second.finish(), as_json=as_json, a=config_path or "the config",
+                        b=compare_path)
     finish(forensics, config.storage.url, stats=stats and not quiet, stats_json=stats_json,
            result_path=result_path)

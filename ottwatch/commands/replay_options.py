@@ -34,6 +34,11 @@ FILTERS = (
                  help="Only events at this level (repeatable)."),
     click.option("--region", "regions", multiple=True,
                  help="Only events claiming this region (`DE` takes `DE-BY`)."),
+    click.option("--compare", "compare_path", type=FilePath(exists=True), default=None,
+                 help="Also score every event with this config (B) and print what B adds, "
+                      "removes and changes against --config (A); B stores nothing."),
+    click.option("--json", "as_json", is_flag=True,
+                 help="With --compare: print the comparison as JSON."),
     click.option("--stats", is_flag=True,
                  help="Per reason code: events, users, first/last time, weights, alerts."),
     click.option("--stats-json", "stats_json", type=FilePath(), default=None,

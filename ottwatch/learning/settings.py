@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.learning.schedule import CronSchedule
 
 
-class LearningSettings(BaseModel):
+class LearningSettings(DetectorMode):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = True

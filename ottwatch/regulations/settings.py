@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.stages.auth import AUTHENTICATION
 
 # The processing of personal data a consent covers: watching (a session's playback
@@ -19,7 +20,7 @@ PROCESSING_EVENTS = (
 NOT_PROCESSING = AUTHENTICATION | {"consent_granted", "consent_withdrawn"}
 
 
-class RegulationSettings(BaseModel):
+class RegulationSettings(DetectorMode):
     """`[regulations]` in the config.
 
     `overrides` is merged over the shipped table, by regulation id, e.g.

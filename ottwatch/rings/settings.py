@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ottwatch.detector_mode import DetectorMode
+
 KINDS = ("payment", "device", "ip")  # strongest tie first
 DEFAULT_KIND_WEIGHTS = {"payment": 1.0, "device": 0.7, "ip": 0.2}
 DAY_S = 86_400.0
 
 
-class RingSettings(BaseModel):
+class RingSettings(DetectorMode):
     """`[rings]` in the config. The model behind it is in docs/decisions/rings.md.
 
     Ties: two users are tied by a device or payment fingerprint they both used within

@@ -34,9 +34,13 @@ def build_pipeline(config: Config, *, scoring: bool = True) -> Pipeline:
     by_name = {spec.name: part for spec, part in parts}
     handles = Handles(scorer=by_name.get("thresholds"), alerts=by_name.get("alerts"),
                       learning=by_name.get("learning"), rings=by_name.get("rings"))
+    from ottwatch.stages.table import shadow_stages
+
+    shadow = shadow_stages(config)
     return Pipeline([part for spec, part in parts if spec.kind == "stage"], handles.scorer,
                     assess=scoring, sinks=[part for spec, part in parts if spec.kind == "sink"],
-                    persist_every_s=config.storage.state_every_s, handles=handles)
+                    persist_every_s=config.storage.state_every_s, handles=handles,
+                    shadow={part.name for spec, part in parts if spec.name in shadow})
 
 
 def build_stages(config: Config, names: Collection[str]) -> list[Stage]:

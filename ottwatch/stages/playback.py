@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
@@ -25,7 +26,7 @@ EARTH_RADIUS_KM = 6371.0088
 REFRESHING_TYPES = frozenset({"pause", "seek"})
 
 
-class PlaybackSettings(BaseModel):
+class PlaybackSettings(DetectorMode):
     model_config = ConfigDict(extra="forbid")
 
     plan_limits: dict[str, int] = {"free": 1, "basic": 1, "standard": 2, "premium": 4}

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.events import Event
 from ottwatch.pipeline import Batch
 
@@ -170,7 +171,7 @@ PATTERNS: tuple[AttackPattern, ...] = (
 PATTERN_NAMES = tuple(p.name for p in PATTERNS)
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(DetectorMode):
     model_config = ConfigDict(extra="forbid")
 
     weight: float = Field(60.0, ge=0, le=100)

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.memory import collection_paused
 from ottwatch.pipeline import Batch
 
@@ -36,7 +37,7 @@ SNAPSHOT_VERSION = 2
 CONSENT_EVENTS = {"consent_granted": True, "consent_withdrawn": False}
 
 
-class SegmentSettings(BaseModel):
+class SegmentSettings(DetectorMode):
     """`[scoring.segments]` in the config."""
 
     model_config = ConfigDict(extra="forbid")

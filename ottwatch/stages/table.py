@@ -155,3 +155,9 @@ def part_sections() -> dict[str, type[BaseModel]]:
         if known is not part.settings:
             raise TypeError(f"[{part.section}] is given two settings models")
     return sections
+
+
+def shadow_stages(config: Any) -> set[str]:
+    """The names of the stages whose section says `mode = "shadow"`."""
+    return {part.name for part in PARTS if part.kind == "stage"
+            and getattr(section_value(config, part.section), "mode", "active") == "shadow"}

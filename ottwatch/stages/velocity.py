@@ -25,8 +25,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from ottwatch.detector_mode import DetectorMode
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch
@@ -53,7 +54,7 @@ REPLACED_SPIKE_KEYS = frozenset({"spike_window_s", "spike_min_count", "spike_bas
                                  "spike_min_history_windows", "spike_absolute_count"})
 
 
-class VelocitySettings(BaseModel):
+class VelocitySettings(DetectorMode):
     model_config = ConfigDict(extra="forbid")
 
     max_users: int = Field(200_000, ge=1)

@@ -28,8 +28,12 @@ def reasons_table(assessment: dict[str, Any] | None) -> Table:
         table.add_row("not scored", "", "")
         return table
     for reason in assessment["reasons"] or []:
-        table.add_row(plain(reason.get("code")), f"{reason.get('weight', 0):.0f}",
-                      Text(visible(reason.get("detail", ""))))
+        code = plain(reason.get("code"))
+        if reason.get("shadow"):
+            code.append(" (shadow)", style="dim")
+        table.add_row(code, f"{reason.get('weight', 0):.0f}",
+                      Text(visible(reason.get("detail", ""))),
+                      style="dim" if reason.get("shadow") else None)
     if not assessment["reasons"]:
         table.add_row("-", "", Text("no detector fired", style="dim"))
     table.caption = (f"score {assessment['score']:.0f}  level {assessment['level']}  "
