@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import ColumnElement, Engine, Table, func, select
 
 from storage.tables import AssessmentRow, EventRow, QuarantineRow, StageStateRow
 
@@ -16,14 +16,17 @@ ASSESSMENTS: Table = AssessmentRow.__table__
 PAGE = 5000
 
 
-def iter_rows(engine: Engine, table: Table, key: str = "id", page: int = PAGE
-              ) -> Iterator[dict[str, Any]]:
-    """Every row of `table` in `key` order, a page at a time (constant memory)."""
+def iter_rows(engine: Engine, table: Table, key: str = "id", page: int = PAGE,
+              where: ColumnElement[bool] | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of `table` (that `where` holds for) in `key` order, a page at a time
+    (constant memory)."""
     column = table.c[key]
     last = None
     with engine.connect() as conn:
         while True:
             query = select(table).order_by(column).limit(page)
+            if where is not None:
+                query = query.where(where)
             if last is not None:
                 query = query.where(column > last)
             rows = conn.execute(query).mappings().all()

@@ -180,3 +180,19 @@ def alert_codes(engine: Engine) -> list[list[str]]:
     """Each alert's codes (a replay's alerts, for the rule hit counts)."""
     with engine.connect() as conn:
         return [codes or [] for codes in conn.execute(select(ALERTS.c.codes)).scalars()]
+
+
+def assessments_by_event(engine: Engine, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(ASSESSMENTS.c.event_id, ASSESSMENTS.c.user_id,
+                                   ASSESSMENTS.c.level, ASSESSMENTS.c.reasons)
+                            .where(ASSESSMENTS.c.event_id.in_(list(event_ids)))).mappings()
+        return {row["event_id"]: dict(row) for row in rows}
+
+
+def events_by_id(engine: Engine, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(EVENTS.c.event_id, EVENTS.c.user_id, EVENTS.c.ip_address,
+                                   EVENTS.c.region)
+                            .where(EVENTS.c.event_id.in_(list(event_ids)))).mappings()
+        return {row["event_id"]: dict(row) for row in rows}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ottwatch.events import ts_to_text
+from ottwatch.forensics.export_scope import ExportScope
 from storage.queries import iter_rows
 from storage.tables import AlertRow
 
@@ -27,9 +28,14 @@ def alert_record(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def alerts(engine: Engine) -> tuple[list[str], Iterator[dict[str, Any]]]:
+def alerts(engine: Engine, scope: ExportScope | None = None
+           ) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """With a scope: the alerts alive in its window (opened before its end, updated
+    after its start) that its filters name."""
     def records() -> Iterator[dict[str, Any]]:
-        for row in iter_rows(engine, ALERTS):
-            yield alert_record(row)
+        where = scope.overlapping(ALERTS, "created_at", "updated_at") if scope else None
+        for row in iter_rows(engine, ALERTS, where=where):
+            if scope is None or scope.only.empty or scope.alert_matches(row):
+                yield alert_record(row)
 
     return ALERT_FIELDS, records()

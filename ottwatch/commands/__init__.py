@@ -32,7 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                      "recall and precision, benign events at high/critical, incidents "
                      "alerted per kind, deadlines, rings and quarantine."),
     "export": ("export", "Write one record per line: events, quarantine, assessments (and, as "
-                         "the pipeline produces them, alerts and rings)."),
+                         "the pipeline produces them, alerts and rings); --since/--until and "
+                         "the filters narrow them (alerts and rings: those alive in the "
+                         "window)."),
     "bench": ("bench", "Generate a synthetic stream and push it through the agent loop "
                        "(parse, validate, pipeline, SQLite) from a file, reporting events/s "
                        "and per-event latency (read to commit) percentiles."),
@@ -41,7 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tui": ("tui", "Open the console: live risk stream, alerts, rings, regulations, models, "
                    "review queue and audit."),
     "explain": ("explain", "Show EVENT_ID, its score, level, decision and threshold, and every "
-                           "reason with its weight and detail."),
+                           "reason with its weight and detail; or, given --since/--until and "
+                           "filters instead, each event they find."),
     "users": ("users", "Users' segments: new, normal, power, inactive, dormant, suspicious."),
     "roi": ("roi", "Avoided fines, churn and legal costs from the violations and incidents in "
                    "the database, against the running costs: ROI %, net benefit and payback "

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, select
 
-from ottwatch.commands.common import config_option, db_option, load, open_existing
+from ottwatch.commands.common import Refusal, config_option, db_option, load, open_existing
+from ottwatch.commands.scope_options import build_scope, scope_options
 from ottwatch.events import ts_to_text
 from ottwatch.exports import EVENT_FIELDS
 from ottwatch.safe_text import dumps, plain, visible
@@ -108,20 +109,49 @@ def render(found: dict[str, Any]) -> Group:
 
 
 @click.command("explain")
-@click.argument("event_id")
+@click.argument("event_id", required=False)
 @config_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def command(event_id: str, config_path: str | None, db: str | None, as_json: bool) -> None:
+@scope_options
+@click.option("--limit", default=20, show_default=True,
+              help="With filters instead of EVENT_ID: at most this many events, oldest first.")
+def command(event_id: str | None, config_path: str | None, db: str | None, as_json: bool,
+            limit: int, **filters: Any) -> None:
     """Show EVENT_ID, its score, level, decision and threshold, and every reason with
-    its weight and detail."""
+    its weight and detail; or, given --since/--until and filters instead, each event
+    they find."""
     config = load(config_path, db)
     engine = open_existing(config.storage.url)
-    found = explanation(engine, event_id)
-    engine.dispose()
-    if found is None:
-        raise click.ClickException(f"no event with id {visible(event_id)!r} in the database")
+    try:
+        if event_id is not None:
+            found = [explanation(engine, event_id)]
+            if found[0] is None:
+                raise click.ClickException(
+                    f"no event with id {visible(event_id)!r} in the database")
+        else:
+            found = _found(engine, build_scope(engine, **filters), limit)
+    finally:
+        engine.dispose()
     if as_json:
-        click.echo(dumps(found, indent=True))
+        click.echo(dumps(found[0] if event_id is not None else found, indent=True))
         return
-    Console(highlight=False).print(render(found))
+    console = Console(highlight=False)
+    for one in found:
+        console.print(render(one))  # type: ignore[arg-type]
+    if event_id is None:
+        console.print(plain(f"{len(found)} event{'' if len(found) == 1 else 's'}"
+                            + (f" (the first {limit})" if len(found) >= limit else "")))
+
+
+def _found(engine: Engine, scope: Any, limit: int) -> list[dict[str, Any]]:
+    from itertools import islice
+
+    from ottwatch.exports import events
+
+    if scope.everything:
+        raise Refusal("name an EVENT_ID, or narrow with --since/--until, --user, --ip, "
+                      "--ring, --code, --level or --region")
+    _columns, records = events(engine, scope)
+    return [found for record in islice(records, limit)
+            if (found := explanation(engine, str(record["event_id"]))) is not None]

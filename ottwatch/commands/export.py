@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 
 from ottwatch.commands.common import FilePath, config_option, db_option, load, open_existing
+from ottwatch.commands.scope_options import build_scope, scope_options
 from ottwatch.exports import EXPORTS
 from ottwatch.safe_text import csv_cell, dumps
 
@@ -30,12 +31,15 @@ from ottwatch.safe_text import csv_cell, dumps
               show_default=True)
 @click.option("--out", type=FilePath(allow_dash=True), default="-",
               help="Output file (default stdout), created readable by the owner only.")
-def command(config_path: str | None, db: str | None, what: str, fmt: str, out: str) -> None:
+@scope_options
+def command(config_path: str | None, db: str | None, what: str, fmt: str, out: str,
+            **filters: Any) -> None:
     """Write one record per line: events, quarantine, assessments (and, as the
-    pipeline produces them, alerts and rings)."""
+    pipeline produces them, alerts and rings); --since/--until and the filters narrow
+    them (alerts and rings: those alive in the window)."""
     config = load(config_path, db)
     engine = open_existing(config.storage.url)
-    columns, records = EXPORTS[what](engine)
+    columns, records = EXPORTS[what](engine, build_scope(engine, **filters))
     writer = _jsonl if fmt == "jsonl" else _csv
     try:
         with _output(out) as stream:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
+from ottwatch.forensics.export_scope import ExportScope
 from storage.queries import iter_rows
 from storage.tables import RingRow
 
@@ -21,10 +22,14 @@ def ring_record(row: dict[str, Any]) -> dict[str, Any]:
                        for s in row["shared"] or []]}
 
 
-def rings(engine: Engine) -> tuple[list[str], Iterator[dict[str, Any]]]:
+def rings(engine: Engine, scope: ExportScope | None = None
+          ) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """With a scope: the rings seen in its window that hold an account it names."""
     def records() -> Iterator[dict[str, Any]]:
-        for row in iter_rows(engine, RINGS, key="ring_id"):
-            yield ring_record(row)
+        where = scope.overlapping(RINGS, "first_seen", "last_seen") if scope else None
+        for row in iter_rows(engine, RINGS, key="ring_id", where=where):
+            if scope is None or scope.ring_matches(row):
+                yield ring_record(row)
 
     return RING_FIELDS, records()
 
