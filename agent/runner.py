@@ -304,6 +304,13 @@ class AgentService:
             scheduler.add(Job("learning", self._job(learning.tick),
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback
+        if config.reports.schedule:
+            from agent.report_job import ReportJob
+
+            alerts = agent.pipeline.handles.alerts
+            reports = ReportJob(engine, config, alerts.router.channels if alerts else [])
+            scheduler.add(Job("reports", self._job(reports.run_if_due), every_s=30.0))
+            handlers["report"] = lambda _args: {"reports": reports.run()}
         poller = CommandPoller(engine, handlers)
         scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler

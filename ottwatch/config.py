@@ -132,12 +132,13 @@ class ConfigBase(Section):
 
 def _own_sections() -> tuple[dict[str, type[BaseModel]], dict[str, type[BaseModel]]]:
     """The sections no pipeline part owns: those read before the parts', those after."""
+    from ottwatch.reports.settings import ReportSettings
     from ottwatch.roi import RoiSettings
     from storage.retention import RetentionSettings
 
     before = {"storage": StorageConfig, "ingest": IngestConfig, "sources": SourcesConfig}
     after = {"log": LogConfig, "metrics": MetricsConfig, "retention": RetentionSettings,
-             "scoring.roi": RoiSettings}
+             "reports": ReportSettings, "scoring.roi": RoiSettings}
     return before, after
 
 

@@ -162,7 +162,8 @@ _PROBLEM_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
 
 def notify_channel(channel: Channel, *, title: str, body: str, body_format: str,
-                   notify_type: str = "info") -> tuple[bool, str | None]:
+                   notify_type: str = "info", attach: str | None = None
+                   ) -> tuple[bool, str | None]:
     """Send one notification through one channel (blocking: run it in a worker thread).
     Returns (ok, error) with every secret of the channel masked out of the error."""
     sender = apprise.Apprise()
@@ -177,6 +178,8 @@ def notify_channel(channel: Channel, *, title: str, body: str, body_format: str,
         options["log_callback"] = collect
     crash = None
     try:
+        if attach is not None:
+            options["attach"] = attach
         ok = bool(sender.notify(body=body, title=title, body_format=body_format,
                                 notify_type=notify_type, **options))
     except Exception as exc:  # a plugin's bug is one failed delivery, not a dead sender

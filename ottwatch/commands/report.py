@@ -137,19 +137,13 @@ def compliance(config_path: str | None, db: str | None, since: str | None, until
     """Per regulation: requests opened in the period, fulfilled on time, late, open with
     time left; breaches and their notification; consent coverage; the law's sources
     (default period: the 30 days before --until)."""
-    from ottwatch.regulations.settings import settings_from_config
-    from ottwatch.regulations.table import load_table
-    from ottwatch.reports.compliance import build_compliance
+    from ottwatch.reports.gather import compliance_report
     from ottwatch.reports.render import render
-    from storage import report_queries as q
 
     window = _window(since, until, 30)
     config = load(config_path, db)
     engine = open_existing(config.storage.url)
-    span = {"since": window.since, "until": window.until}
-    report = build_compliance(load_table(settings_from_config(config)), q.timers_opened(engine, **span),
-                              q.consent_by_region(engine, **span),
-                              alerts_per_day=q.alerts_per_day(engine, **span), **span)
+    report = compliance_report(engine, config, window.since, window.until)
     _write(render(report, fmt, written=time.time()), out)
 
 
@@ -164,12 +158,10 @@ def models(config_path: str | None, db: str | None, since: str | None, until: st
            fmt: str, out: str) -> None:
     """Model versions with held-out metrics and drift, and the labels given in the period
     (default: the 30 days before --until)."""
-    from ottwatch.reports.models import build_models
+    from ottwatch.reports.gather import models_report
     from ottwatch.reports.render import render
-    from storage import report_queries as q
 
     window = _window(since, until, 30)
     engine = open_existing(load(config_path, db).storage.url)
-    report = build_models(q.models(engine), q.label_counts(engine, window.since, window.until),
-                          since=window.since, until=window.until)
+    report = models_report(engine, window.since, window.until)
     _write(render(report, fmt, written=time.time()), out)
