@@ -5,7 +5,6 @@ the alert channels with the file attached."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 
 from ottwatch.alerts.channels import Channel, notify_channel
 from ottwatch.learning.schedule import CronSchedule
+from ottwatch.reports.files import default_folder, write_report
 from ottwatch.reports.gather import period_report
 from ottwatch.reports.render import render, title_of
 from ottwatch.reports.settings import ReportSettings
@@ -28,7 +28,7 @@ def reports_folder(settings: ReportSettings, database_url: str) -> Path:
     if settings.folder:
         return Path(settings.folder)
     path = sqlite_path(database_url)
-    return (path.parent if path is not None else Path.cwd()) / "reports"
+    return default_folder(str(path) if path is not None else None)
 
 
 class ReportJob:
@@ -55,24 +55,16 @@ class ReportJob:
         """Write and send every configured report of the period up to `now`."""
         now = self.clock() if now is None else now
         since = now - self.settings.period_s
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         done = []
         for kind in self.settings.kinds:
             report = period_report(kind, self.engine, self.config, since, now)
-            path = self._write(kind, render(report, self.settings.format, written=now), now)
+            path = write_report(self.folder, kind, now, self.settings.format,
+                                render(report, self.settings.format, written=now))
             sent = self._send(title_of(report), path, since, now) if self.settings.send else []
             log.info("report %s written to %s%s", kind, path,
                      f", sent to {len(sent)} channel(s)" if sent else "")
             done.append({"kind": kind, "path": str(path), "sent": sent})
         return done
-
-    def _write(self, kind: str, text: str, now: float) -> Path:
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%MZ")
-        path = self.folder / f"{kind}-{stamp}.{self.settings.format}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return path
 
     def _send(self, title: str, path: Path, since: float, until: float) -> list[str]:
         def day(ts: float) -> str:

@@ -42,10 +42,15 @@ class StreamFilter:
     user: str | None = None
     region: str | None = None
     scored: bool = False  # only events some detector gave a score above 0
+    since: float | None = None  # event time window [since, until)
+    until: float | None = None
+    ip: str | None = None  # one address
+    members: tuple[str, ...] = ()  # a ring's accounts (`ring:` in the console)
 
     @property
     def active(self) -> bool:
-        return any((self.level, self.code, self.user, self.region))
+        return any((self.level, self.code, self.user, self.region, self.since is not None,
+                    self.until is not None, self.ip, self.members))
 
     @property
     def indexed(self) -> bool:
@@ -79,6 +84,14 @@ def stream(engine: Engine, *, after_id: int = 0, before_id: int | None = None,
         query = query.where(A.c.score > 0)
     if where.region:
         query = query.where(E.c.region == where.region.upper())
+    if where.since is not None:
+        query = query.where(A.c.ts >= where.since)
+    if where.until is not None:
+        query = query.where(A.c.ts < where.until)
+    if where.ip:
+        query = query.where(E.c.ip_address == where.ip)
+    if where.members:
+        query = query.where(A.c.user_id.in_(where.members))
     query = query.order_by(A.c.id.desc()).limit(limit)
     with engine.connect() as conn:
         if where.user:
@@ -254,6 +267,14 @@ def user_timers(engine: Engine, user_id: str) -> list[dict[str, Any]]:
 
 
 
+
+
+def ring_members(engine: Engine, ring_id: str) -> tuple[str, ...]:
+    """A ring's accounts (empty: no such ring)."""
+    with engine.connect() as conn:
+        members = conn.execute(select(RINGS.c.members).where(RINGS.c.ring_id == ring_id)
+                               ).scalar()
+    return tuple(members or ())
 
 
 def rings(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:

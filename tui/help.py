@@ -17,7 +17,9 @@ without a running agent (live duty or forensics on a replay database).
 | key | where | does |
 |---|---|---|
 | `1`–`7` | anywhere | Live, Alerts, Rings, Regulations, Models, Review, Audit |
-| `/` | Live | filter: `level:high code:geo.anonymizer user:ID region:DE` |
+| `/` | Live | filter: `level:high code:geo.anonymizer user:ID region:DE ip:ADDR ring:ID since:-2h until:TIME` |
+| `/` | Alerts | filter: `level:high code:CODE user:ID ring:ID since:-1d until:TIME` |
+| `i` | Live, Alerts, Rings | write the incident report of the selected user or ring (HTML, `reports/` beside the database) |
 | `e` | Live | every event / only those that scored (the default) |
 | `p` | Live | pause / resume following new rows |
 | `enter` | a row | drill down into the event and its user |

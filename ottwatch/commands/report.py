@@ -21,7 +21,6 @@ from ottwatch.commands.common import (
 )
 
 DAY_S = 86_400.0
-TIMELINE_LIMIT = 2_000
 
 format_option = click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]),
                              default="md", show_default=True)
@@ -77,51 +76,19 @@ def incident(config_path: str | None, db: str | None, user_id: str | None,
              until: str | None, fmt: str, out: str) -> None:
     """Timeline, reasons, linked accounts, rings, alerts with who acknowledged them, and
     the evidence events of one subject (default window: all of it)."""
-    from ottwatch.reports.incident import build_incident
+    from ottwatch.reports.gather import SubjectNotFound, incident_report
     from ottwatch.reports.render import render
-    from storage import report_queries as q
 
     given = [(kind, value) for kind, value in (("user", user_id), ("ring", ring_id),
                                                ("ip", ip), ("alert", alert_id)) if value]
     if len(given) != 1:
         raise Refusal("name one subject: --user, --ring, --ip or --alert")
-    kind, value = given[0]
     window = _window(since, until, None)
     engine = open_existing(load(config_path, db).storage.url)
-    span = {"since": window.since, "until": window.until}
-    users: set[str] = set()
-    ips: set[str] = set()
-    rings: list[dict[str, Any]] = []
-    alerts: list[dict[str, Any]] = []
-    if kind == "user":
-        users = {value}
-        rings = q.rings_with(engine, user=value)
-    elif kind == "ring":
-        rings = q.rings_with(engine, ring_id=value)
-        if not rings:
-            raise Refusal(f"no ring {value!r} in the database (`ottwatch rings` lists them)")
-        users = set(rings[0]["members"] or [])
-    elif kind == "ip":
-        ips = {value}
-    else:
-        alerts = q.subject_alerts(engine, alert_ids=[value], since=-math.inf, until=math.inf)
-        if not alerts:
-            raise Refusal(f"no alert {value!r} in the database (`ottwatch alerts` lists them)")
-        users = {alerts[0]["user_id"]} if alerts[0]["user_id"] else set()
-        if alerts[0]["ring_id"]:
-            rings = q.rings_with(engine, ring_id=alerts[0]["ring_id"])
-            users |= set(rings[0]["members"] or []) if rings else set()
-    events = q.subject_events(engine, users=users, ips=ips, limit=TIMELINE_LIMIT, **span)
-    if kind != "alert":
-        alerts = q.subject_alerts(engine, users=users, ring_ids=[r["ring_id"] for r in rings],
-                                  **span)
-    seen_ips = {e["ip_address"] for e in events if e["ip_address"]}
-    linked = {user: n for user, n in q.users_on_ips(engine, seen_ips, **span).items()
-              if user not in users}
-    first = events[0]["ts"] if events else window.until
-    report = build_incident(f"{kind} {value}", events, alerts, rings, linked,
-                            since=window.since if math.isfinite(window.since) else first,
-                            until=window.until, limit=TIMELINE_LIMIT)
+    try:
+        report = incident_report(engine, *given[0], window.since, window.until)
+    except SubjectNotFound as exc:
+        raise Refusal(str(exc)) from None
     _write(render(report, fmt, written=time.time()), out)
 
 

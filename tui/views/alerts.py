@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.table import Table
@@ -16,6 +17,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from ottwatch.alerts import store
 from ottwatch.alerts.silences import Silence
 from ottwatch.durations import EXAMPLES, parse_duration
+from storage.console import LEVEL_ORDER
+from tui.report_key import write_incident_report
 from tui.safe import clock, level_text, plain, visible
 from tui.views.live import LiveView
 from tui.views.tables import MeasuredTable, deliver, refill, selected_key, show_text
@@ -44,17 +47,59 @@ def subject_matchers(alert: dict[str, Any]) -> dict[str, str]:
     return matchers
 
 
+ALERT_FILTER_HELP = ("filter: level:high code:CODE user:ID ring:ID since:-1d until:TIME  "
+                     "(empty clears)")
+ALERT_WORDS = ("level", "code", "user", "ring", "since", "until")
+FILTERED_LIMIT = 5_000  # newest alerts a filter looks through
+
+
+def parse_alert_filter(text: str, now: float) -> dict[str, Any]:
+    """`level:high since:-1d` -> the alert filter; unknown words are an error."""
+    from ottwatch.forensics.window import parse_instant
+
+    where: dict[str, Any] = {}
+    for word in text.split():
+        key, sep, value = word.partition(":")
+        if not sep or key not in ALERT_WORDS or not value:
+            raise ValueError(f"not a filter: {word!r} ({ALERT_FILTER_HELP})")
+        if key == "level" and value not in LEVEL_ORDER:
+            raise ValueError(f"level is one of {', '.join(LEVEL_ORDER)}")
+        where[key] = parse_instant(value, now) if key in ("since", "until") else value
+    return where
+
+
+def alert_matches(alert: dict[str, Any], where: dict[str, Any]) -> bool:
+    """Alive in the window (opened before its end, updated after its start), at least
+    the level, and of the code, user and ring named."""
+    if "level" in where and LEVEL_ORDER.index(alert["severity"]) < \
+            LEVEL_ORDER.index(where["level"]):
+        return False
+    if "code" in where and where["code"] not in (alert["codes"] or []):
+        return False
+    if "user" in where and alert["user_id"] != where["user"]:
+        return False
+    if "ring" in where and alert["ring_id"] != where["ring"]:
+        return False
+    if "since" in where and alert["updated_at"] < where["since"]:
+        return False
+    return not ("until" in where and alert["created_at"] >= where["until"])
+
+
 class AlertsView(Vertical):
     BINDINGS = [
+        Binding("slash", "filter", "Filter"),
         Binding("a", "ack", "Acknowledge"),
         Binding("s", "silence", "Silence"),
         Binding("u", "unsilence", "Unsilence"),
+        Binding("i", "report", "Incident report"),
     ]
 
     def __init__(self, engine: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.rows: dict[str, dict[str, Any]] = {}
+        self.where: dict[str, Any] = {}
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="alerts-summary")
@@ -63,16 +108,40 @@ class AlertsView(Vertical):
         yield table
         yield Input(placeholder="silence for: DURATION REASON (e.g. 2h planned maintenance)",
                     id="silence-input")
+        yield Input(placeholder=ALERT_FILTER_HELP, id="alerts-filter")
 
     def on_mount(self) -> None:
         self.query_one("#silence-input", Input).display = False
+        self.query_one("#alerts-filter", Input).display = False
+
+    def action_filter(self) -> None:
+        box = self.query_one("#alerts-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#alerts-filter")
+    def _apply_filter(self, message: Input.Submitted) -> None:
+        try:
+            self.where = parse_alert_filter(message.value, time.time())
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.filter_text = message.value.strip()
+        message.input.display = False
+        self.query_one(DataTable).focus()
+        self._load()
 
     def refresh_data(self) -> None:
         self._load()
 
     @work(thread=True, exclusive=True, group="alerts")
     def _load(self) -> None:
-        rows = store.list_alerts(self.engine, limit=300)
+        where = self.where
+        if where:
+            found = store.list_alerts(self.engine, limit=FILTERED_LIMIT)
+            rows = [r for r in found if alert_matches(r, where)][:300]
+        else:
+            rows = store.list_alerts(self.engine, limit=300)
         silences = store.load_silences(self.engine)
         deliver(self.app, self._show, rows, silences)
 
@@ -84,7 +153,8 @@ class AlertsView(Vertical):
         summary = "  ".join(f"{status} {n}" for status, n in sorted(counts.items()))
         show_text(self.query_one("#alerts-summary", Static),
                   f"{summary or 'no alerts'}   {len(silences)} silence(s) in force   "
-                  "(a ack, s silence, u unsilence, enter open)")
+                  + (f"filter {visible(self.filter_text)}   " if self.where else "")
+                  + "(/ filter, a ack, s silence, u unsilence, i report, enter open)")
         refill(self.query_one(MeasuredTable), [
             (clock(r["created_at"]), level_text(r["severity"]), r["status"], str(r["count"]),
              plain(", ".join(r["codes"] or [])),
@@ -94,6 +164,14 @@ class AlertsView(Vertical):
     def _selected(self) -> dict[str, Any] | None:
         key = selected_key(self.query_one(DataTable))
         return self.rows.get(key) if key else None
+
+    def action_report(self) -> None:
+        """The selected alert's ring, else its user, else the alert itself."""
+        alert = self._selected()
+        if alert is not None:
+            kind, value = ("ring", alert["ring_id"]) if alert["ring_id"] else \
+                ("user", alert["user_id"]) if alert["user_id"] else ("alert", alert["alert_id"])
+            write_incident_report(self.app, self.engine, kind, value)
 
     def action_ack(self) -> None:
         alert = self._selected()

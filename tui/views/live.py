@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -17,27 +18,42 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 
 from storage import console
 from storage.console import StreamFilter, StreamSearch
+from tui.report_key import write_incident_report
 from tui.safe import clock, level_text, plain
-from tui.views.tables import MeasuredTable, at_low_priority, deliver, show_text
+from tui.views.tables import MeasuredTable, at_low_priority, deliver, selected_key, show_text
 
 STREAM_LIMIT = 200
 SLICE_S = 0.08  # a filter's search shows what it found at least this often
 STATS_EVERY_S = 5.0  # level mix, top reasons and rate sparklines (10-second buckets)
 Stats = tuple[dict[str, dict[str, int]], tuple[list[float], list[float]]]
-FILTER_HELP = "filter: level:high code:geo.anonymizer user:ID region:DE  (empty clears)"
+FILTER_HELP = ("filter: level:high code:geo.anonymizer user:ID region:DE ip:ADDR ring:ID "
+               "since:-2h until:2026-09-03T04:00Z  (empty clears)")
+WORDS = ("level", "code", "user", "region", "ip", "ring", "since", "until")
 
 
-def parse_filter(text: str, *, scored: bool = True) -> StreamFilter:
-    """`level:high user:u1` -> StreamFilter; unknown words are an error. `scored` keeps
-    the stream to events that scored above 0 (the `e` key shows every event)."""
-    fields: dict[str, str] = {}
+def parse_filter(text: str, *, scored: bool = True, now: float | None = None,
+                 members: Callable[[str], tuple[str, ...]] | None = None) -> StreamFilter:
+    """`level:high user:u1 since:-2h` -> StreamFilter; unknown words are an error.
+    `scored` keeps the stream to events that scored above 0 (the `e` key shows every
+    event); `members` gives a ring's accounts (read from the database)."""
+    from ottwatch.forensics.window import parse_instant
+
+    fields: dict[str, Any] = {}
     for word in shlex.split(text):
         key, sep, value = word.partition(":")
-        if not sep or key not in ("level", "code", "user", "region") or not value:
+        if not sep or key not in WORDS or not value:
             raise ValueError(f"not a filter: {word!r} ({FILTER_HELP})")
         if key == "level" and value not in console.LEVEL_ORDER:
             raise ValueError(f"level is one of {', '.join(console.LEVEL_ORDER)}")
-        fields[key] = value
+        if key in ("since", "until"):
+            fields[key] = parse_instant(value, time.time() if now is None else now)
+        elif key == "ring":
+            found = members(value) if members is not None else ()
+            if not found:
+                raise ValueError(f"no ring {value!r} in the database")
+            fields["members"] = found
+        else:
+            fields[key] = value
     return StreamFilter(**fields, scored=scored)
 
 
@@ -46,6 +62,7 @@ class LiveView(Vertical):
         Binding("slash", "filter", "Filter"),
         Binding("p", "toggle_follow", "Pause/follow"),
         Binding("e", "toggle_every", "Every event/scored"),
+        Binding("i", "report", "Incident report"),
     ]
 
     class Open(Message):
@@ -210,12 +227,17 @@ class LiveView(Vertical):
             self.query_one(DataTable).focus()
 
     def apply_filter(self, text: str) -> None:
-        self._search(parse_filter(text, scored=self.where.scored))
+        where = self._parse(text, scored=self.where.scored)
         self.filter_text = text
+        self._search(where)
+
+    def _parse(self, text: str, *, scored: bool) -> StreamFilter:
+        return parse_filter(text, scored=scored,
+                            members=lambda ring: console.ring_members(self.engine, ring))
 
     def action_toggle_every(self) -> None:
         """Between the events that scored (the default) and every event."""
-        self._search(parse_filter(self.filter_text, scored=not self.where.scored))
+        self._search(self._parse(self.filter_text, scored=not self.where.scored))
 
     def _search(self, where: StreamFilter) -> None:
         self.search = StreamSearch(where, limit=STREAM_LIMIT)
@@ -235,16 +257,18 @@ class LiveView(Vertical):
         state.append("   scored events (e: every event)" if self.where.scored
                      else "   every event (e: scored only)")
         if self.where.active:
-            parts = [f"{k}:{v}" for k, v in (("level", self.where.level),
-                                             ("code", self.where.code),
-                                             ("user", self.where.user),
-                                             ("region", self.where.region)) if v]
             state.append("   filter ")
-            state.append_text(plain(" ".join(parts)))
+            state.append_text(plain(self.filter_text))
         if self.search.floor is not None and not self.search.complete:
             state.append(f"   searching: {self.search.looked_at:,} newest events looked at",
                          style="yellow")
         show_text(self.query_one("#live-state", Static), state, fixed_size=True)
+
+    def action_report(self) -> None:
+        """The selected row's user."""
+        key = selected_key(self.query_one("#stream", DataTable))
+        if key:
+            write_incident_report(self.app, self.engine, "user", key.partition("\x00")[2])
 
     @on(DataTable.RowSelected, "#stream")
     def _selected(self, message: DataTable.RowSelected) -> None:

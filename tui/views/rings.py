@@ -7,12 +7,14 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from storage import console
+from tui.report_key import write_incident_report
 from tui.safe import clock, plain, visible
 from tui.views.tables import deliver, show_text
 
@@ -43,6 +45,8 @@ def add_ring_branches(node: TreeNode[str | None], ring: dict[str, Any]) -> None:
 
 
 class RingsView(Vertical):
+    BINDINGS = [Binding("i", "report", "Incident report")]
+
     class OpenUser(Message):
         def __init__(self, user_id: str) -> None:
             super().__init__()
@@ -94,6 +98,18 @@ class RingsView(Vertical):
         ring = self.rings.get(message.node.data or "")
         if ring is not None and not message.node.children:
             add_ring_branches(message.node, ring)
+
+    def action_report(self) -> None:
+        """The ring under the cursor, or the member user."""
+        node = self.query_one(Tree).cursor_node
+        data = node.data if node is not None else None
+        while node is not None and not (isinstance(data, str) and data):
+            node = node.parent
+            data = node.data if node is not None else None
+        if isinstance(data, str) and data:
+            kind, value = ("user", data.removeprefix("user:")) if data.startswith("user:") \
+                else ("ring", data)
+            write_incident_report(self.app, self.engine, kind, value)
 
     @on(Tree.NodeSelected, "#rings-tree")
     def _selected(self, message: Tree.NodeSelected[str | None]) -> None:
