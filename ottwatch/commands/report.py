@@ -33,11 +33,14 @@ until_option = click.option("--until", default=None, metavar="TIME",
 
 
 def _window(since: str | None, until: str | None, default_days: float | None) -> Any:
+    """No --until: up to now for a period report (`default_days` long), open for an
+    incident (its events decide)."""
     from ottwatch.forensics.window import Window, parse_instant
 
     now = time.time()
     try:
-        end = parse_instant(until, now) if until else now
+        end = parse_instant(until, now) if until else (now if default_days is not None
+                                                       else math.inf)
         start = parse_instant(since, now) if since else (
             end - default_days * DAY_S if default_days is not None else -math.inf)
         return Window(start, end)
