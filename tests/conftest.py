@@ -248,3 +248,27 @@ def agent_process(tmp_path: Path) -> Iterator[AgentFactory]:
         if process.alive():
             process.proc.kill()
         process.proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+# What marks a test module as starting processes or servers (the agent, the CLI in a
+# subprocess, tmux, PostgreSQL): its tests are `slow`, so `pytest -m "not slow"` is
+# the fast lane, and a new test of that kind is classed without anyone remembering to.
+STARTS_PROCESSES = ("subprocess", "agent_process", "tmux", "postgres_server",
+                    "ProcessPoolExecutor", "multiprocessing", "ProcessTrainer")
+_SLOW_MODULES: dict[Path, bool] = {}
+
+
+def _starts_processes(path: Path) -> bool:
+    if path not in _SLOW_MODULES:
+        text = path.read_text(encoding="utf-8")
+        _SLOW_MODULES[path] = any(word in text for word in STARTS_PROCESSES)
+    return _SLOW_MODULES[path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if _starts_processes(Path(str(item.fspath))) or fixtures & {
+                "agent_process", "ottwatch", "replayed", "console_db", "postgres_url"} \
+                or item.get_closest_marker("postgres") or "postgres" in item.nodeid:
+            item.add_marker(pytest.mark.slow)

@@ -57,11 +57,15 @@ class KnownRing:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.ring_id, "peak": self.peak, "row": self.row,
-                "weights": self.weights, "detail": self.detail}
+                "members": sorted(self.members), "weights": self.weights,
+                "detail": self.detail}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KnownRing:
-        return cls(ring_id=data["id"], members=frozenset(data["row"]["members"]),
+        # The row keeps every account ever tied in; the ring is its current members
+        # (the accounts it has weights for, in snapshots that predate "members").
+        members = data.get("members", data["weights"])
+        return cls(ring_id=data["id"], members=frozenset(members),
                    peak=data["peak"], row=data["row"], weights=data["weights"],
                    detail=data["detail"])
 

@@ -8,8 +8,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fixtures.scenario_labels import write_labelled_log
 from tests.eval.conftest import run_eval
+
+pytestmark = pytest.mark.slow  # each test replays whole scenarios
 
 JUDGEMENT_KEYS = {"name", "kind", "seed", "log", "events", "codes", "benign", "travellers",
                   "look_alikes", "incidents", "timers", "rings", "quarantine"}

@@ -4,6 +4,7 @@ pattern, the next ones like it are found more surely, at no more false positives
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from learning_streams import PlaceGeo, World, run_stages
 from sqlalchemy import Engine
 
@@ -13,6 +14,8 @@ from ottwatch.learning.settings import LearningSettings
 from ottwatch.learning.stage import LearningStage
 from ottwatch.learning.train import retrain_all
 from storage.operator import add_label
+
+pytestmark = pytest.mark.slow  # trains models over whole streams
 
 LABELLED = 50
 

@@ -23,6 +23,7 @@ def label_planted(engine: Engine, world: World, count: int = 50) -> None:
         add_label(engine, event_id, "violation", who="analyst")
 
 
+@pytest.mark.slow
 def test_worse_models_are_refused_and_rollback_restores_the_previous(
         world_db: Engine, world: World) -> None:
     settings = LearningSettings()
@@ -74,6 +75,7 @@ def test_worse_models_are_refused_and_rollback_restores_the_previous(
     assert {"precision", "recall", "f1", "roc_auc"} <= set(stored[0].metrics)
 
 
+@pytest.mark.slow
 def test_commands_for_the_agent_retrain_promote_and_roll_back(world_db: Engine,
                                                               world: World) -> None:
     label_planted(world_db, world, 30)

@@ -226,7 +226,8 @@ def test_scanning_is_bounded_in_strings_depth_and_characters(make_event):
 @pytest.mark.parametrize("payload", ["' or" + " " * 50_000 + "x", "\n" * 50_000,
                                      "<svg " * 10_000, "%25" * 20_000, "{{" * 25_000,
                                      ";" + " " * 50_000 + "x"])
+@pytest.mark.timeout(10)
 def test_pathological_inputs_complete_without_backtracking_blowup(stage, make_event, payload):
-    # Possessive whitespace runs and bounded repeats keep these linear; a regression
-    # would make this test hang rather than fail.
+    # Possessive whitespace runs and bounded repeats keep these linear (milliseconds);
+    # a regression to backtracking takes minutes and fails at the timeout.
     stage.scan(make_event("search", extra_metadata={"q": payload}))
