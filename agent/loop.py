@@ -160,8 +160,8 @@ class Agent:
         # commits on a writer thread while batch N+1 is parsed and scored; one thread
         # keeps commits in order, and a commit waits for the one before it. SQLite's
         # driver takes the interpreter lock back for every row it binds, so there a
-        # writer thread contends with scoring more than it overlaps: `ottwatch bench`
-        # ran 5-10% faster committing in line, on one core and on two.
+        # writer thread contends with scoring more than it overlaps, so there batches
+        # commit in line (docs/performance.md has the measurement).
         if overlap_commits is None:
             overlap_commits = engine.dialect.name != "sqlite"
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ottwatch-writer") \

@@ -73,8 +73,8 @@ class OttwatchApp(App[None]):
 
     def on_mount(self) -> None:
         # What is loaded by now (modules, widgets, stylesheets) lives as long as the app:
-        # frozen, full collections no longer walk it and no longer stall a key press for
-        # a tenth of a second; young ones run less often, as in the agent.
+        # frozen, full collections skip it and do not stall a key press for a tenth of a
+        # second; young ones run less often, as in the agent.
         tune_for_throughput()
         self.set_interval(self.refresh_s, self.refresh_views)
         self.refresh_views()
