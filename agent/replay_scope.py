@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from ottwatch.forensics.filters import EventFilter
 from ottwatch.forensics.window import Window
 from ottwatch.pipeline import Batch
+from ottwatch.vocabulary import DAY_S
 
-DAY_S = 86_400.0
 DEFAULT_WARM_S = 7 * DAY_S
 NOBODY = frozenset({""})  # a ring not (yet) found: no account matches
 

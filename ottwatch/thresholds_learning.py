@@ -11,13 +11,13 @@ from __future__ import annotations
 from sqlalchemy import Engine, case, func, select
 
 from ottwatch.scoring import AdaptiveScorer, ThresholdState
+from ottwatch.vocabulary import DAY_S
 from storage.tables import AssessmentRow, EventRow, LabelRow, UserStateRow
 
 ASSESSMENTS = AssessmentRow.__table__
 EVENTS = EventRow.__table__
 LABELS = LabelRow.__table__
 USER_STATE = UserStateRow.__table__
-DAY_S = 86_400.0
 
 
 def outcome_counts(engine: Engine, *, since: float, until: float | None = None

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, Subquery, and_, cast, func, select
 
+from ottwatch.vocabulary import LEVELS as LEVEL_ORDER
 from storage.tables import (
     AlertRow,
     AssessmentRow,
@@ -59,7 +60,6 @@ class StreamFilter:
         return bool(self.code or self.user)
 
 
-LEVEL_ORDER = ("low", "medium", "high", "critical")
 
 STREAM_COLUMNS = (A.c.id, A.c.event_id, A.c.user_id, A.c.ts, A.c.score, A.c.level,
                   A.c.decision, A.c.threshold, A.c.top_code, E.c.event_type, E.c.region)

@@ -26,10 +26,10 @@ from sqlalchemy import (
 
 from ottwatch.regions import EU_EEA, normalise_region
 from ottwatch.regulations.table import load_table
+from ottwatch.vocabulary import DAY_S
 from storage.retention_alerts import purge_alerts
 from storage.tables import AssessmentRow, EventRow, QuarantineRow, UserIndexRow
 
-DAY_S = 86400.0
 DEFAULT_CHUNK = 500
 
 EVENTS = EventRow.__table__

@@ -40,3 +40,14 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "the console never imports the agent BROKEN" in done.stdout
     assert "tui.help -> agent.runner" in done.stdout
+
+
+def test_the_vocabulary_floor_imports_nothing_of_the_project() -> None:
+    import ast
+
+    tree = ast.parse((REPO / "ottwatch" / "vocabulary.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    project = ("ottwatch", "agent", "storage", "tui", "fixtures")
+    assert not [name for name in imported if name.split(".")[0] in project], imported

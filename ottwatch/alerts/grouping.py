@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ottwatch.pipeline import LEVEL_RANK
+from ottwatch.vocabulary import LEVEL_RANK
 
 RING_PREFIX = "ring."
 DEADLINE_PREFIX = "regulation."

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from ottwatch.pipeline import LEVEL_RANK, Assessment
+from ottwatch.pipeline import Assessment
+from ottwatch.vocabulary import DAY_S, LEVEL_RANK
 
 Subject = Literal["user", "ip", "regulation"]
-DAY_S = 86_400.0
 OFF = "off"
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ottwatch.alerts.settings import AlertSettings, RouteOverride, split_entry
 from ottwatch.config_problems import Problem, closest
-from ottwatch.pipeline import LEVELS
+from ottwatch.vocabulary import LEVELS
 
 if TYPE_CHECKING:
     from ottwatch.alerts.channels import Channel

@@ -32,7 +32,7 @@ from ottwatch.alerts.channels import Channel, notify_channel
 from ottwatch.alerts.content import digest_body, digest_title
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.clock import wait_at_most
-from ottwatch.pipeline import LEVEL_RANK
+from ottwatch.vocabulary import LEVEL_RANK
 from storage.fault_wait import FaultWaiter, StorageUnavailable
 from storage.faults import describe
 from storage.tables import AlertRow, DeliveryRow

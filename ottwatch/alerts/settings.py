@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ottwatch.pipeline import LEVELS
+from ottwatch.vocabulary import LEVELS
 
 if TYPE_CHECKING:
     from ottwatch.config_problems import Problem

@@ -36,7 +36,8 @@ from ottwatch.alerts.redact import scrub
 from ottwatch.alerts.routing import Router
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.alerts.silences import Silence
-from ottwatch.pipeline import LEVEL_RANK, Assessment, Batch, Finding
+from ottwatch.pipeline import Assessment, Batch, Finding
+from ottwatch.vocabulary import LEVEL_RANK
 
 if TYPE_CHECKING:
     from ottwatch.alerts.channels import Channel

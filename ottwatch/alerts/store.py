@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, update
 
 from ottwatch.alerts.silences import Silence, canonical_matchers
 from ottwatch.alerts.sink import LIVE, AlertSink
+from ottwatch.vocabulary import DAY_S
 from storage import operator
 from storage.tables import AlertRow, AuditRow, DeliveryRow, SilenceRow
 
@@ -24,7 +25,6 @@ DELIVERIES = DeliveryRow.__table__
 SILENCES = SilenceRow.__table__
 
 ACK, SILENCE, UNSILENCE = "alert.ack", "alert.silence", "alert.unsilence"
-DAY_S = 86_400.0
 CHUNK = 500
 MAX_SILENCES = 1000
 

@@ -19,8 +19,7 @@ from ottwatch.commands.common import (
     open_existing,
     private_umask,
 )
-
-DAY_S = 86_400.0
+from ottwatch.vocabulary import DAY_S
 
 format_option = click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]),
                              default="md", show_default=True)

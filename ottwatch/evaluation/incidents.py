@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from ottwatch.evaluation.labels import RequestLabel, Target
 from ottwatch.evaluation.metrics import Share
 from ottwatch.evaluation.results import Alert
-from ottwatch.pipeline import LEVEL_RANK
 from ottwatch.regulations.timers import CODES, WARN_SEVERITY
+from ottwatch.vocabulary import LEVEL_RANK
 
 ALERTING = LEVEL_RANK["medium"]
 DEADLINE_PREFIX = "regulation."

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ottwatch.pipeline import LEVEL_RANK, Assessment
+from ottwatch.pipeline import Assessment
+from ottwatch.vocabulary import LEVEL_RANK
 
 EXAMPLES = 5
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ottwatch.config_problems import from_validation, render
-from ottwatch.pipeline import LEVEL_RANK, LEVELS
+from ottwatch.vocabulary import LEVEL_RANK, LEVELS
 
 
 class Count(BaseModel):

@@ -9,7 +9,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from ottwatch.events import Event
-from ottwatch.pipeline import LEVELS, Assessment
+from ottwatch.pipeline import Assessment
+from ottwatch.vocabulary import LEVELS
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -24,13 +24,13 @@ from ottwatch.learning.features import LEARNING_CODES, FeatureExtractor, Feature
 from ottwatch.learning.metrics import held_out, stable_order
 from ottwatch.learning.settings import LearningSettings
 from ottwatch.pipeline import Batch, Reason, Stage
+from ottwatch.vocabulary import DAY_S
 from storage.tables import AssessmentRow, EventRow, LabelRow
 
 EVENTS = EventRow.__table__
 ASSESSMENTS = AssessmentRow.__table__
 LABELS = LabelRow.__table__
 PAGE = 5000
-DAY_S = 86_400.0
 VIOLATION, BENIGN, UNLABELLED = 1, 0, -1
 EVENT_COLUMNS = ("event_id", "ts", "timestamp", "user_id", "event_type", "device_id",
                  "ip_address", "region", "is_eu", "has_consent", "subscription_plan",

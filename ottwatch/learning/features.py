@@ -26,6 +26,7 @@ from ottwatch.events import EVENT_TYPES, Event
 from ottwatch.geo.model import GeoHit
 from ottwatch.pipeline import Batch, Reason
 from ottwatch.stages.segments import SEGMENTS
+from ottwatch.vocabulary import DAY_S
 
 FEATURE_VERSION = 1
 
@@ -73,7 +74,6 @@ SEGMENT_INDEX = {name: i for i, name in enumerate(SEGMENT_VOCAB)}
 REASON_BIT = {code: 1 << i for i, code in enumerate(RULE_CODES)}
 CONSENT_EVENTS = {"consent_granted": True, "consent_withdrawn": False}
 USUAL_PLACE_MEMORY = 20  # the usual place is a running mean over about this many sightings
-DAY_S = 86_400.0
 EARTH_KM = 6371.0088
 _LOG10 = 1.0 / math.log(10.0)
 

@@ -17,8 +17,7 @@ from ottwatch.learning.features import FeatureExtractor, FeatureRows
 from ottwatch.learning.predictor import RegulationRisk, regulation_at_risk
 from ottwatch.learning.settings import LearningSettings
 from ottwatch.pipeline import Stage
-
-DAY_S = 86_400.0
+from ottwatch.vocabulary import DAY_S
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ottwatch.pipeline import LEVEL_RANK, LEVELS
+from ottwatch.vocabulary import LEVEL_RANK, LEVELS
 
 EVIDENCE_LEVEL = "high"  # events at this level or above are quoted whole
 EVIDENCE_FIELDS = ("event_id", "timestamp", "user_id", "event_type", "ip_address", "region",

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ottwatch.pipeline import LEVELS
 from ottwatch.reports import plots
 from ottwatch.reports.compliance import ComplianceReport
 from ottwatch.reports.incident import IncidentReport
 from ottwatch.reports.models import ModelsReport
 from ottwatch.reports.text import md, md_table, share, span, when
 from ottwatch.safe_text import dumps
+from ottwatch.vocabulary import LEVELS
 
 Report = IncidentReport | ComplianceReport | ModelsReport
 FORMATS = ("md", "html", "json")

@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ottwatch.detector_mode import DetectorMode
+from ottwatch.vocabulary import DAY_S
 
 KINDS = ("payment", "device", "ip")  # strongest tie first
 DEFAULT_KIND_WEIGHTS = {"payment": 1.0, "device": 0.7, "ip": 0.2}
-DAY_S = 86_400.0
 
 
 class RingSettings(DetectorMode):

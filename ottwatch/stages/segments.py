@@ -30,9 +30,9 @@ from pydantic import ConfigDict, Field
 from ottwatch.detector_mode import DetectorMode
 from ottwatch.memory import collection_paused
 from ottwatch.pipeline import Batch
+from ottwatch.vocabulary import DAY_S
 
 SEGMENTS = ("new", "normal", "power", "inactive", "dormant", "suspicious")
-DAY_S = 86_400.0
 SNAPSHOT_VERSION = 2
 CONSENT_EVENTS = {"consent_granted": True, "consent_withdrawn": False}
 

@@ -12,11 +12,11 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from ottwatch.regulations.table import RegulationTable, load_table
+from ottwatch.vocabulary import DAY_S as DAY
 from storage import console
 from tui.safe import ago, clock, plain
 from tui.views.tables import MeasuredTable, at_low_priority, deliver, refill, show_text
 
-DAY = 86400.0
 SLOW_EVERY_S = 30.0  # a day's counts by region: half a minute late is still right
 PENDING = "…"
 
