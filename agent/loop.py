@@ -29,9 +29,10 @@ from ottwatch.clock import Clock, EventClock
 from ottwatch.events import Event, Rejection, parse_line
 from ottwatch.pipeline import Assessment, Batch, Finding, Pipeline
 from ottwatch.time_bounds import FutureBound, Verdict
+from ottwatch.vocabulary import Quarantined, SourcePosition
 from storage.fault_wait import FaultWaiter
 from storage.faults import describe, safe_traceback
-from storage.writer import BatchWriter, Quarantined, SourcePosition
+from storage.writer import BatchWriter
 
 log = logging.getLogger("ottwatch.agent")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlmodel import SQLModel
 
 from ottwatch.events import Event
 from ottwatch.pipeline import Assessment
+from ottwatch.vocabulary import Quarantined, SourcePosition
 from storage import user_index
 from storage.engine import dialect_insert
 from storage.tables import AssessmentRow, Checkpoint, EventRow, QuarantineRow
@@ -29,24 +29,6 @@ CHECKPOINTS = Checkpoint.__table__
 # max_page_count), as on a full disk, without needing a filesystem to fill.
 TEST_DISK_FULL_FLAG_ENV = "OTTWATCH_TEST_DISK_FULL_FLAG"
 SQLITE_MAX_PAGES = 4_294_967_294
-
-
-@dataclass(slots=True)
-class Quarantined:
-    source: str
-    offset: int
-    reason: str
-    detail: str
-    raw: bytes
-    raw_length: int
-
-
-@dataclass(slots=True)
-class SourcePosition:
-    source: str
-    inode: int | None
-    offset: int
-    fingerprint: bytes | None = None  # of the content before `offset`, to recognise the file
 
 
 class BulkInsert:

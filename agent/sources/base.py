@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from storage.writer import SourcePosition
+from ottwatch.vocabulary import SourcePosition
 
 if TYPE_CHECKING:
     from ottwatch.events import Event, Rejection

@@ -46,7 +46,7 @@ from agent.sources.rotation import (
     open_generation,
 )
 from ottwatch.clock import wait_at_most
-from storage.writer import SourcePosition
+from ottwatch.vocabulary import SourcePosition
 
 log = logging.getLogger("ottwatch.source.file")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from agent.sources import fingerprint
 from agent.sources.rotation import Generation, find_holder, holds
-from storage.writer import SourcePosition
+from ottwatch.vocabulary import SourcePosition
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from agent.sources import fingerprint
-from storage.writer import SourcePosition
+from ottwatch.vocabulary import SourcePosition
 
 DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
     ".gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),  # type: ignore[dict-item]

@@ -18,10 +18,11 @@ from agent.sources import fingerprint
 from agent.sources.fingerprint import SPAN, StreamWindow
 from agent.sources.resume import plan_legacy, plan_resume
 from agent.sources.rotation import generations, holds
+from ottwatch.vocabulary import SourcePosition
 from storage import open_database
 from storage.migrations import current_version
 from storage.tables import SCHEMA_VERSION
-from storage.writer import BatchWriter, SourcePosition
+from storage.writer import BatchWriter
 
 NAME = "app.jsonl"
 

@@ -15,7 +15,7 @@ import pytest
 from agent.sources import fingerprint
 from agent.sources.base import Chunk
 from agent.sources.filetail import TailedFile
-from storage.writer import SourcePosition
+from ottwatch.vocabulary import SourcePosition
 
 NAME = "app.jsonl"
 

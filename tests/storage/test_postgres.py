@@ -15,8 +15,9 @@ from ottwatch.config import Config
 from ottwatch.exports import EXPORTS
 from ottwatch.findings import finding_to_alert
 from ottwatch.pipeline import Finding
+from ottwatch.vocabulary import Quarantined, SourcePosition
 from storage import open_database
-from storage.writer import BatchWriter, Quarantined, SourcePosition
+from storage.writer import BatchWriter
 
 pytestmark = pytest.mark.postgres
 

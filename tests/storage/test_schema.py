@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import inspect
 
 from ottwatch.events import parse_line
+from ottwatch.vocabulary import SourcePosition
 from storage import open_database
 from storage.migrations import SchemaTooNew, current_version
 from storage.tables import SCHEMA_VERSION
-from storage.writer import BatchWriter, SourcePosition
+from storage.writer import BatchWriter
 
 LINE = (b'{"event_id":"e1","timestamp":"2026-11-01T10:00:00Z","user_id":"u1",'
         b'"event_type":"play","region":"UK","extra_metadata":{"k":[1,2]}}')
