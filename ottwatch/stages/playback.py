@@ -9,7 +9,6 @@ device plays one stream at a time; a client that skipped its `stop` is not shari
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -18,11 +17,11 @@ from pydantic import ConfigDict, Field, model_validator
 from ottwatch.detector_mode import DetectorMode
 from ottwatch.events import Event
 from ottwatch.geo.model import GeoHit
+from ottwatch.geo.travel import haversine_km
 from ottwatch.pipeline import Batch
 from ottwatch.stages.lru import LruMap
 
 CODE = "stream.concurrency_exceeded"
-EARTH_RADIUS_KM = 6371.0088
 REFRESHING_TYPES = frozenset({"pause", "seek"})
 
 
@@ -64,14 +63,6 @@ class Session:
 class Account:
     sessions: dict[str, Session] = field(default_factory=dict)
     plan: str | None = None
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 def place_of(hit: GeoHit) -> str:
