@@ -234,6 +234,12 @@ def user_state(engine: Engine, user_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def users_per_segment(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(USERS.c.segment, func.count())
+                                 .group_by(USERS.c.segment)).all())
+
+
 def user_rings(engine: Engine, user_id: str, scan: int = 500) -> list[dict[str, Any]]:
     """Rings the user belongs to, among the `scan` most recently active rings."""
     query = select(RINGS).order_by(RINGS.c.last_seen.desc()).limit(scan)
