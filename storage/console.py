@@ -228,6 +228,13 @@ def assessment(engine: Engine, event_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def event_labels(engine: Engine, event_id: str) -> list[dict[str, Any]]:
+    query = (select(LABELS.c.label, LABELS.c.note, LABELS.c.created_by, LABELS.c.created_at)
+             .where(LABELS.c.event_id == event_id).order_by(LABELS.c.id))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
 def user_timeline(engine: Engine, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
     """The user's newest events with their assessments (through `user_index`)."""
     with engine.connect() as conn:
@@ -245,6 +252,12 @@ def user_state(engine: Engine, user_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(USERS).where(USERS.c.user_id == user_id)).mappings().first()
     return dict(row) if row else None
+
+
+def users_per_segment(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(USERS.c.segment, func.count())
+                                 .group_by(USERS.c.segment)).all())
 
 
 def user_rings(engine: Engine, user_id: str, scan: int = 500) -> list[dict[str, Any]]:

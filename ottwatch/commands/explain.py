@@ -12,37 +12,28 @@ import click
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from ottwatch.commands.common import Refusal, config_option, db_option, load, open_existing
 from ottwatch.commands.scope_options import build_scope, scope_options
 from ottwatch.events import ts_to_text
 from ottwatch.exports import EVENT_FIELDS
 from ottwatch.safe_text import dumps, plain, visible
-from storage.tables import AssessmentRow, EventRow, LabelRow, UserStateRow
+from storage import console
 
-EVENTS = EventRow.__table__
-ASSESSMENTS = AssessmentRow.__table__
-LABELS = LabelRow.__table__
-USER_STATE = UserStateRow.__table__
 LEVEL_STYLES = {"low": "green", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 DECISION_STYLES = {"allow": "green", "review": "yellow", "block": "bold red"}
 
 
 def explanation(engine: Engine, event_id: str) -> dict[str, Any] | None:
     """The event, its assessment (or None), its labels and its user's segment."""
-    with engine.connect() as conn:
-        event = conn.execute(select(EVENTS).where(EVENTS.c.event_id == event_id)
-                             ).mappings().first()
-        if event is None:
-            return None
-        assessment = conn.execute(select(ASSESSMENTS).where(ASSESSMENTS.c.event_id == event_id)
-                                  ).mappings().first()
-        labels = conn.execute(
-            select(LABELS.c.label, LABELS.c.note, LABELS.c.created_by, LABELS.c.created_at)
-            .where(LABELS.c.event_id == event_id).order_by(LABELS.c.id)).mappings().all()
-        segment = conn.execute(select(USER_STATE.c.segment)
-                               .where(USER_STATE.c.user_id == event["user_id"])).scalar()
+    event = console.event(engine, event_id)
+    if event is None:
+        return None
+    assessment = console.assessment(engine, event_id)
+    labels = console.event_labels(engine, event_id)
+    user = console.user_state(engine, event["user_id"])
+    segment = None if user is None else user["segment"]
     return {
         "event": {k: event[k] for k in EVENT_FIELDS if event[k] is not None},
         "assessment": None if assessment is None else {

@@ -8,21 +8,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from ottwatch.commands.common import config_option, db_option, load, open_existing
 from ottwatch.events import ts_to_text
 from ottwatch.safe_text import dumps, plain, visible
 from ottwatch.stages.segments import segment_stats
-from storage.tables import UserStateRow
-
-USER_STATE = UserStateRow.__table__
+from storage.console import user_state, users_per_segment
 
 
 def user_record(engine: Engine, user_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(USER_STATE).where(USER_STATE.c.user_id == user_id)
-                           ).mappings().first()
+    row = user_state(engine, user_id)
     if row is None:
         return None
     return {
@@ -34,9 +30,7 @@ def user_record(engine: Engine, user_id: str) -> dict[str, Any] | None:
 
 
 def segment_rows(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        counts = dict(conn.execute(select(USER_STATE.c.segment, func.count())
-                                   .group_by(USER_STATE.c.segment)).all())
+    counts = users_per_segment(engine)
     return [{"segment": s.segment, "users": s.users, "share": round(s.share, 4)}
             for s in segment_stats(counts)]
 
