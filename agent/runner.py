@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from agent.commands import CommandPoller, Handler
+from agent.control import ControlHandler, ControlPoller
 from agent.fault_alerts import StorageFaultAlerts
 from agent.health_alerts import HealthAlerts, WatchedTrainer
 from agent.loop import PAUSED, Agent, AgentStats
@@ -32,9 +32,9 @@ from ottwatch.clock import Clock, EventClock, WallClock, wait_at_most
 from ottwatch.config import Config, ConfigError, SourcesConfig, load_config, mask_url
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime
+from ottwatch.learning.thresholds import relearn
 from ottwatch.logs import setup_logging
-from ottwatch.stages import build_pipeline
-from ottwatch.thresholds_learning import relearn
+from ottwatch.pipeline_build import build_pipeline
 from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.engine import DatabaseUnusable
@@ -302,7 +302,7 @@ class AgentService:
             scheduler.add(Job("learning", self._job(learning.tick),
                               every_s=stage.settings.check_interval_s))
             handlers.update(learning.handlers())  # retrain / promote / rollback
-        poller = CommandPoller(engine, handlers)
+        poller = ControlPoller(engine, handlers)
         scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler
 
@@ -310,7 +310,7 @@ class AgentService:
         return trainer if self.health_alerts is None else \
             WatchedTrainer(trainer, self.health_alerts)
 
-    def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
+    def command_handlers(self, scheduler: Scheduler) -> dict[str, ControlHandler]:
         def run_job(args: dict[str, object]) -> dict[str, object]:
             name = str(args.get("job", ""))
             if name not in scheduler.jobs:
