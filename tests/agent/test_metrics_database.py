@@ -10,7 +10,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
-from agent.loop import AgentStats
+from agent.stats import AgentStats
 from ottwatch.metrics import AgentMetrics
 from storage import open_database
 from storage.tables import AlertRow, DeliveryRow, TimerRow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agent.runner import socket_limits
+from agent.assembly import socket_limits
 from agent.sources.limits import (
     ConnectionGuard,
     Cut,

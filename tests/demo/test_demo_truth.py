@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.loop import AgentStats
+from agent.stats import AgentStats
 from ottwatch.summary import TOP_REASONS, summary_table
 from tests.conftest import REPO
 

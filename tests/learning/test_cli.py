@@ -16,7 +16,7 @@ from learning_streams import Stream, planted_stream
 from sqlalchemy import select
 
 from agent.control import ControlPoller
-from agent.runner import run_recorded
+from agent.replay import run_recorded
 from fixtures.generator import StreamGenerator
 from ottwatch.commands.learning import (
     commands,
