@@ -12,7 +12,7 @@ from ottwatch.config import Config
 from ottwatch.events import Event
 from ottwatch.forensics.compare import Comparison
 from ottwatch.pipeline import Batch
-from ottwatch.stages import build_pipeline
+from ottwatch.pipeline_build import build_pipeline
 
 
 class SecondOpinion:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agent.loop import SourceCounts
+from agent.stats import SourceCounts
 from ottwatch.alerts.sink import AlertSink
 from ottwatch.config import MetricsConfig
 from ottwatch.pipeline import Finding

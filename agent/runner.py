@@ -7,47 +7,38 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from agent.commands import CommandPoller, Handler
+from agent.assembly import LiveSources, build_live_sources, make_agent
+from agent.control import ControlHandler, ControlPoller
 from agent.fault_alerts import StorageFaultAlerts
 from agent.health_alerts import HealthAlerts, WatchedTrainer
-from agent.loop import PAUSED, AfterCommit, Agent, AgentStats
-from agent.replay_scope import ReplayScope
+from agent.loop import PAUSED, Agent
 from agent.scheduler import Job, Scheduler
 from agent.sdnotify import Notifier
-from agent.sources.base import Source
-from agent.sources.filetail import FileTailSource
-from agent.sources.limits import SocketLimits
-from agent.sources.recorded import RecordedSource
-from agent.sources.sockets import SocketSource
+from agent.stats import AgentStats
 from agent.training import ProcessTrainer
 from ottwatch.alerts.service import run_alerting
-from ottwatch.alerts.store import prepare_sink
-from ottwatch.clock import Clock, EventClock, WallClock, wait_at_most
+from ottwatch.clock import WallClock, wait_at_most
 from ottwatch.config import Config, ConfigError, load_config, mask_url
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime
+from ottwatch.learning.thresholds import relearn
 from ottwatch.logs import setup_logging
-from ottwatch.stages import build_pipeline
-from ottwatch.thresholds_learning import relearn
-from ottwatch.time_bounds import future_bound
 from storage import open_database
 from storage.engine import DatabaseUnusable
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
 from storage.faults import classify, describe, safe_traceback
 from storage.health import outbox_backlog
 from storage.heartbeat import RUNNING, STOPPED, beat
-from storage.queries import load_stage_states
 from storage.retention import RetentionJob
 
 if TYPE_CHECKING:
-    from agent.compare import SecondOpinion
     from agent.metrics_server import MetricsServer
     from ottwatch.alerts.sender import DeliveryTally
 
@@ -58,65 +49,6 @@ WATCHDOG_CHECK_S = 1.0
 
 class JobFailed(Exception):
     """A job's error, told without its message (which may quote event data)."""
-
-
-@dataclass
-class LiveSources:
-    files: FileTailSource | None
-    sockets: SocketSource | None
-    stdin: RecordedSource | None
-
-    def all(self) -> list[Source]:
-        return [s for s in (self.files, self.sockets, self.stdin) if s is not None]
-
-
-def build_live_sources(config: Config, engine: Engine) -> LiveSources:
-    from storage.writer import BatchWriter
-
-    positions = BatchWriter(engine).load_positions()
-    ingest, sources = config.ingest, config.sources
-    files = [p for p in sources.files if p != "-"]
-    return LiveSources(
-        files=FileTailSource(files, positions, max_line=ingest.max_line_bytes,
-                             head=ingest.quarantine_raw_bytes, poll=sources.poll,
-                             poll_interval_ms=sources.poll_interval_ms) if files else None,
-        sockets=SocketSource(tcp=sources.tcp, unix=sources.unix,
-                             max_line=ingest.max_line_bytes, head=ingest.quarantine_raw_bytes,
-                             limits=SocketLimits.from_sources(sources))
-        if (sources.tcp or sources.unix) else None,
-        stdin=RecordedSource(["-"], max_line=ingest.max_line_bytes,
-                             head=ingest.quarantine_raw_bytes)
-        if (sources.stdin or "-" in sources.files) else None,
-    )
-
-
-def make_agent(config: Config, engine: Engine, sources: list[Source], clock: Clock, *,
-               scoring: bool = True, checkpoint: bool = True,
-               overlap_commits: bool | None = None, storage: FaultWaiter | None = None) -> Agent:
-    pipeline = build_pipeline(config, scoring=scoring)
-    pipeline.restore(load_stage_states(engine))
-    if (alerts := pipeline.handles.alerts) is not None:
-        prepare_sink(alerts, engine)
-    if (stage := pipeline.handles.learning) is not None:  # score with the active models
-        LearningRuntime(engine, stage, context=lambda: context_stages(config)).load_models()
-    return Agent(
-        engine,
-        pipeline,
-        sources,
-        clock,
-        batch_size=config.storage.batch_size,
-        # On event time, batches close by size alone: the same input, the same batches.
-        batch_latency=None if isinstance(clock, EventClock)
-        else config.storage.batch_latency_ms / 1000,
-        max_line=config.ingest.max_line_bytes,
-        quarantine_head=config.ingest.quarantine_raw_bytes,
-        queue_chunks=config.ingest.queue_chunks,
-        checkpoint=checkpoint,
-        overlap_commits=overlap_commits,
-        time_bound=future_bound(clock, skew_s=config.ingest.max_future_skew_s,
-                                confirm_lines=config.ingest.future_confirm_lines),
-        storage=storage,
-    )
 
 
 class AgentService:
@@ -311,7 +243,7 @@ class AgentService:
             reports = ReportJob(engine, config, alerts.router.channels if alerts else [])
             scheduler.add(Job("reports", self._job(reports.run_if_due), every_s=30.0))
             handlers["report"] = lambda _args: {"reports": reports.run()}
-        poller = CommandPoller(engine, handlers)
+        poller = ControlPoller(engine, handlers)
         scheduler.add(Job("commands", self._job(poller.run_once), every_s=1.0))
         return scheduler
 
@@ -319,7 +251,7 @@ class AgentService:
         return trainer if self.health_alerts is None else \
             WatchedTrainer(trainer, self.health_alerts)
 
-    def command_handlers(self, scheduler: Scheduler) -> dict[str, Handler]:
+    def command_handlers(self, scheduler: Scheduler) -> dict[str, ControlHandler]:
         def run_job(args: dict[str, object]) -> dict[str, object]:
             name = str(args.get("job", ""))
             if name not in scheduler.jobs:
@@ -414,55 +346,3 @@ class AgentService:
         listening = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in events)))
         await asyncio.wait([listening, running], return_when=asyncio.FIRST_COMPLETED)
         listening.cancel()
-
-
-async def run_recorded(
-    config: Config,
-    paths: list[str],
-    *,
-    scoring: bool = True,
-    on_progress: Callable[[Agent, RecordedSource], None] | None = None,
-    clock: Clock | None = None,
-    send: bool = False,
-    scope: ReplayScope | None = None,
-    after_commit: Sequence[AfterCommit] = (),
-    compare: SecondOpinion | None = None,
-) -> tuple[Agent, AgentStats]:
-    """Replay recorded files through the same loop with an event-time clock; with a
-    `scope`, from its warm-up start to its window's end, storing only what it keeps."""
-    engine = open_database(config.storage.url)
-    bounded = scope is not None and scope.window.bounded
-    source = RecordedSource(paths, max_line=config.ingest.max_line_bytes,
-                            head=config.ingest.quarantine_raw_bytes,
-                            start_ts=scope.warm_from if bounded and scope else None,
-                            stop_ts=scope.window.until if bounded and scope else None)
-    agent = make_agent(config, engine, [source], clock or EventClock(), scoring=scoring,
-                       checkpoint=False)
-    if scope is not None:
-        agent.trim = scope.trim
-        if scope.ring_id is not None:
-            rings, ring_id = agent.pipeline.handles.rings, scope.ring_id
-            if rings is None:
-                raise ConfigError("--ring needs the ring stage (it is off in this config)")
-            scope.ring_members = lambda: rings.members(ring_id)
-    agent.after_commit.extend(after_commit)
-    if compare is not None:
-        agent.batch_watchers.append(compare.watch)
-    agent.queue_chunks = 4  # a file is always ready: a deep queue would only add latency
-    if on_progress is not None:
-        agent.after_commit.append(lambda *_: on_progress(agent, source))
-    alerts = agent.pipeline.handles.alerts
-    if alerts is not None:
-        alerts.event_time = True  # items count at their own time: deterministic replay
-        alerts.deliver = send  # without --send: alerts recorded, no outbox rows
-    alerts_stop = asyncio.Event()
-    alerting = asyncio.create_task(run_alerting(engine, alerts, alerts_stop, send=True,
-                                                drain=True)) if alerts and send else None
-    try:
-        stats = await agent.run()
-    finally:
-        alerts_stop.set()
-        if alerting is not None:
-            await alerting
-    engine.dispose()
-    return agent, stats

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ottwatch.alerts.grouping import Group, group_key, subject_kind
+from ottwatch.alerts.rows import alert_row, finding_item
 from ottwatch.alerts.settings import AlertSettings
-from ottwatch.alerts.sink import AlertSink, alert_row, finding_item
+from ottwatch.alerts.sink import AlertSink
 from ottwatch.pipeline import Finding
 
 

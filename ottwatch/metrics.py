@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
-from agent.loop import AgentStats
 from agent.sources.limits import Cut, Refusal, SocketStats
+from agent.stats import AgentStats
 from ottwatch.pipeline import Pipeline
 from storage import health
 from storage.faults import describe

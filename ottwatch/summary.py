@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from agent.loop import AgentStats
+from agent.stats import AgentStats
 
 TOP_REASONS = 8
 

@@ -282,7 +282,7 @@ def replay_scenarios(path: Path, until: float) -> None:
     """The planted cases through the real pipeline (as the console snapshot tests do),
     moved in time so that the last of them (a month after the first) is a day before
     `until`: nothing in the database is ahead of the clock."""
-    from agent.runner import run_recorded
+    from agent.replay import run_recorded
     from fixtures.scenarios import write_log
     from ottwatch.config import Config
 

@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from agent.runner import make_agent
+from agent.assembly import make_agent
 from fixtures.streams import Stream, write_stream
 from ottwatch.clock import EventClock
 from ottwatch.config import Config

@@ -21,19 +21,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from ottwatch.alerts.content import alert_body, alert_title
 from ottwatch.alerts.grouping import (
     TOP_REASONS,
     Group,
     Item,
     Labels,
-    Note,
     TopEvent,
     group_key,
 )
 from ottwatch.alerts.incidents import Incident, IncidentRules, period_label
 from ottwatch.alerts.redact import scrub
 from ottwatch.alerts.routing import Router
+from ottwatch.alerts.rows import STORED_DETAIL_CHARS, alert_row, finding_item, group_from_row
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.alerts.silences import Silence
 from ottwatch.pipeline import Assessment, Batch, Finding
@@ -44,9 +43,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_VERSION = 1
 STORM_WINDOW_S = 60.0
-STORED_DETAIL_CHARS = 160
 LIVE = ("open", "acked", "silenced")
-DEFAULT_FINDING_SEVERITY = "high"
 
 
 class AlertSink:
@@ -125,7 +122,7 @@ class AlertSink:
                 group.notified_count = group.count
         for row in live.values():
             if row["status"] in LIVE and row["group_key"] not in self.groups:
-                self._add_group(_group_from_row(row, row["alert_id"] in notified, now))
+                self._add_group(group_from_row(row, row["alert_id"] in notified, now))
         self._due = [(g.due, g.key) for g in self.groups.values()]
         heapq.heapify(self._due)
 
@@ -414,48 +411,3 @@ def _event_position(batch: Batch, index: int, assessment: Assessment) -> int | N
     if index < len(events) and events[index].event_id == assessment.event_id:
         return index
     return next((i for i, e in enumerate(events) if e.event_id == assessment.event_id), None)
-
-
-def alert_row(group: Group, body_format: str) -> dict[str, Any]:
-    """All columns of `storage.tables.AlertRow` but the surrogate id (copies, not views:
-    the batch commits on another thread while the next one is scored)."""
-    labels = group.labels
-    return {
-        "alert_id": group.alert_id, "group_key": group.key, "created_at": group.started,
-        "updated_at": group.updated_at, "severity": group.severity,
-        "codes": group.codes_list(), "user_id": labels.get("user_id"),
-        "ring_id": labels.get("ring_id"), "request_id": labels.get("request_id"),
-        "regulation": labels.get("regulation"), "event_ids": list(group.event_ids),
-        "count": group.count, "status": group.status, "title": alert_title(group),
-        "body": alert_body(group, body_format),
-    }
-
-
-def finding_item(finding: Finding, tokens: set[str]) -> Item:
-    severity = finding.severity if finding.severity in LEVEL_RANK else DEFAULT_FINDING_SEVERITY
-    labels: Labels = {"code": finding.code, "user_id": finding.user_id,
-                      "ring_id": finding.ring_id, "request_id": finding.request_id,
-                      "regulation": finding.regulation, "segment": None}
-    note = Note(finding.ts, severity, scrub(finding.title, tokens),
-                scrub(finding.detail, tokens)[: STORED_DETAIL_CHARS * 2])
-    return Item(ts=finding.ts, severity=severity, labels=labels,
-                event_ids=list(finding.event_ids), reason_codes=[finding.code], note=note)
-
-
-def _group_from_row(row: Mapping[str, Any], notified: bool, now: float) -> Group:
-    codes = list(row["codes"] or [])
-    labels: Labels = {"code": codes[0] if codes else "-", "user_id": row["user_id"],
-                      "ring_id": row["ring_id"], "request_id": row["request_id"],
-                      "regulation": row["regulation"], "segment": None}
-    rank = LEVEL_RANK.get(row["severity"], LEVEL_RANK[DEFAULT_FINDING_SEVERITY])
-    acked = row["status"] == "acked"
-    return Group(key=row["group_key"], alert_id=row["alert_id"], labels=labels,
-                 started=row["created_at"], flush_base=row["created_at"],
-                 last_ts=row["updated_at"], active_at=max(now, row["updated_at"]),
-                 severity=row["severity"],
-                 updated_at=row["updated_at"], count=row["count"],
-                 event_ids=list(row["event_ids"] or []), codes={c: 1 for c in codes},
-                 status=row["status"], ack_rank=rank if acked else None, ack_seen=acked,
-                 notified_at=row["updated_at"] if notified else None,
-                 notified_count=row["count"] if notified else 0,
-                 notified_rank=rank if notified else -1, due=now)

@@ -60,7 +60,7 @@ def command(config_path: str | None, events: int, users: int, days: float, seed:
     docs/realistic-stream.md) unless --uniform. `events_per_cpu_s` divides by the CPU
     time of the whole process instead: what one core sustains, unaffected by other load
     on the machine."""
-    from agent.runner import run_recorded
+    from agent.replay import run_recorded
     from fixtures.streams import Stream, write_stream
 
     if rules_only and (models or ingest_only):
@@ -130,7 +130,7 @@ def train_on_warm_up(config: Config, path: Path, count: int, console: Console
                      ) -> dict[str, int]:
     """Replay the warm-up log (`count` events of the stream's past), label as an analyst
     would, train every model; the active versions by name (what the timed run loads)."""
-    from agent.runner import run_recorded
+    from agent.replay import run_recorded
     from ottwatch.commands.learning import retrain_from_database
     from storage import open_database
 

@@ -128,7 +128,7 @@ def command(events: int, days: float, folder: str | None, rate: int, seed: int,
     pools, carrier NAT, households, travellers and signups, attackers among real users
     (account farms, credential stuffing and takeovers, scrapers, injection probes, bulk
     exports, plan sharing) and a few malformed lines; its DAYS of event time end now."""
-    from agent.runner import make_agent
+    from agent.assembly import make_agent
     from agent.sources.filetail import FileTailSource
     from fixtures.realistic import StreamSpec, realistic_lines
     from fixtures.realistic.truth import Truth

@@ -53,7 +53,7 @@ def command(files: tuple[str, ...], config_path: str | None, db: str, overwrite:
     the newest event time before it (unless the lines after it follow: a gap in
     the log), is quarantined as timestamp_in_future and does not move the clock.
     """
-    from agent.runner import run_recorded
+    from agent.replay import run_recorded
     from agent.sources.recorded import total_size
 
     private_umask()

@@ -33,7 +33,7 @@ def with_fixture_geo(config: Config) -> Config:
 
 def replay_into(config: Config, log: Path, db: Path) -> None:
     """Replay `log` into the new SQLite database `db` (which must not exist)."""
-    from agent.runner import run_recorded
+    from agent.replay import run_recorded
     from ottwatch.commands.common import db_url
 
     if db.exists():

@@ -10,6 +10,6 @@ CONTEXT_STAGES = ("geo", "segments")
 
 
 def context_stages(config: Config) -> list[Stage]:
-    from ottwatch.stages import build_stages
+    from ottwatch.pipeline_build import build_stages
 
     return build_stages(config, CONTEXT_STAGES)

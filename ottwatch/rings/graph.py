@@ -30,24 +30,23 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from itertools import combinations
-from typing import Any, TypeVar
+from typing import Any
 
 import networkx as nx
 
 from ottwatch.events import Event
+from ottwatch.rings.recency import mark_seen
 from ottwatch.rings.settings import KINDS, RingSettings
 
 Resource = tuple[str, str]  # (kind, value)
 Pair = tuple[str, str]  # (user, user), in order
 KIND_INDEX = {kind: index for index, kind in enumerate(KINDS)}
-EVICT_FRACTION = 20  # a full map evicts its least recently seen twentieth at once
 # A tie's time moves forward at most this often (a share of the window): how precisely
 # a tie's expiry follows the pair's latest shared use.
 TIE_TIME_STEPS = 720
 EPSILON = 1e-9
-_K = TypeVar("_K")
 
 
 def ordered(first: str, second: str) -> Pair:
@@ -113,10 +112,10 @@ class RingGraph:
                 use(user, ("payment", event.payment_fingerprint), ts, trial)
 
     def _see_user(self, user: str, ts: float) -> None:
-        _mark_seen(self.users, user, ts, self.settings.max_users, self._forget_user)
+        mark_seen(self.users, user, ts, self.settings.max_users, self._forget_user)
 
     def _use(self, user: str, resource: Resource, ts: float, trial: bool) -> None:
-        _mark_seen(self.resources, resource, ts, self.settings.max_resources,
+        mark_seen(self.resources, resource, ts, self.settings.max_resources,
                    self._forget_resource)
         if resource in self.crowded:
             return
@@ -386,25 +385,3 @@ class RingGraph:
             self._expiry.extend((ts + self._window, pair, r) for r, ts in ties.items())
         heapq.heapify(self._expiry)
         self.touched = {users[i] for i in state["touched"]}
-
-
-def _mark_seen(seen: OrderedDict[_K, float], key: _K, ts: float, cap: int,
-               forget: Callable[[_K], None]) -> None:
-    """`key` seen at `ts`: the map stays ordered least recently seen first, and a new key
-    in a full map first evicts the least recently seen twentieth."""
-    last = seen.get(key)
-    if last is None:
-        if len(seen) >= cap:
-            for old in _least_recent(seen, cap):
-                forget(old)
-        seen[key] = ts
-    elif ts > last:
-        seen[key] = ts
-        seen.move_to_end(key)
-
-
-def _least_recent(seen: OrderedDict[_K, float], cap: int) -> list[_K]:
-    """The least recently seen twentieth of a full map (evicted together, so an insert
-    costs O(1) amortised)."""
-    count = max(1, cap // EVICT_FRACTION)
-    return [key for key, _ in zip(seen, range(count), strict=False)]

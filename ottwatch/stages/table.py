@@ -2,7 +2,7 @@
 its config section, its settings model and its builder.
 
 `ottwatch.config` makes its schema from the sections named here, and
-`ottwatch.stages.build_pipeline` makes the pipeline from the builders, in this order:
+`ottwatch.pipeline_build.build_pipeline` makes the pipeline from the builders, in this order:
 geo fills `batch.columns["geo"]` that the compliance, velocity and playback stages read;
 segments look at the reasons the detectors already gave; learning reads every rule's
 reasons, `geo` and `segment`; the scorer turns reasons into assessments; sinks consume

@@ -10,8 +10,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
-from agent.loop import AgentStats
 from agent.sources.limits import SocketStats
+from agent.stats import AgentStats
 from ottwatch.alerts.sender import DeliveryTally
 from ottwatch.metrics import AgentMetrics
 from storage import open_database

@@ -19,7 +19,7 @@ from agent.health_alerts import (
     HealthAlerts,
     WatchedTrainer,
 )
-from agent.loop import SourceCounts
+from agent.stats import SourceCounts
 from fixtures.scenarios import merged_lines
 from ottwatch.alerts.settings import AlertSettings
 from ottwatch.config import MetricsConfig

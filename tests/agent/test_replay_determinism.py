@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.runner import make_agent
+from agent.assembly import make_agent
 from agent.sources.base import Chunk
 from fixtures.generator import generate
 from ottwatch.clock import EventClock

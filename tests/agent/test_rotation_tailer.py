@@ -14,7 +14,7 @@ import pytest
 
 from agent.sources import fingerprint
 from agent.sources.base import Chunk
-from agent.sources.filetail import TailedFile
+from agent.sources.tailed_file import TailedFile
 from ottwatch.vocabulary import SourcePosition
 
 NAME = "app.jsonl"

@@ -96,7 +96,7 @@ def test_bench_refuses_rules_only_with_another_mode_before_any_work(
 
 def test_rings_can_be_switched_off_in_the_config() -> None:
     from ottwatch.config import Config
-    from ottwatch.stages import build_pipeline
+    from ottwatch.pipeline_build import build_pipeline
 
     config = Config.model_validate({"rings": {"enabled": False}})
     pipeline = build_pipeline(config)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agent.loop import AgentStats
+from agent.stats import AgentStats
 from ottwatch.summary import TOP_REASONS, summary_table
 from tests.conftest import REPO
 
@@ -53,7 +53,7 @@ def test_the_demo_agent_keeps_beating_while_idle_so_the_console_says_up(tmp_path
     import asyncio
     import time
 
-    from agent.runner import make_agent
+    from agent.assembly import make_agent
     from agent.sources.filetail import FileTailSource
     from ottwatch.clock import WallClock
     from ottwatch.commands.common import load

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.runner import run_recorded
+from agent.replay import run_recorded
 from fixtures.scenarios import DAY, expectations, write_log
 from ottwatch.cli import cli
 from ottwatch.config import Config

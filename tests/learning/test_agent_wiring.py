@@ -10,7 +10,7 @@ from pathlib import Path
 from learning_streams import planted_stream
 from sqlalchemy import select
 
-from agent.runner import make_agent
+from agent.assembly import make_agent
 from agent.sources.recorded import RecordedSource
 from fixtures.generator import StreamGenerator
 from ottwatch.clock import EventClock

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from learning_streams import Stream, planted_stream
 from sqlalchemy import select
 
-from agent.commands import CommandPoller
-from agent.runner import run_recorded
+from agent.control import ControlPoller
+from agent.replay import run_recorded
 from fixtures.generator import StreamGenerator
 from ottwatch.commands.learning import (
     commands,
@@ -125,7 +125,7 @@ def test_retrain_via_the_agent(replayed: tuple[Path, Stream]) -> None:
 
     engine = open_database(load_config(config_path).storage.url)
     runtime = LearningRuntime(engine, LearningStage(LearningSettings(min_samples=500)))
-    poller = CommandPoller(engine, runtime.handlers())
+    poller = ControlPoller(engine, runtime.handlers())
     stop = threading.Event()
 
     def agent() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.commands import CommandPoller
+from agent.control import ControlPoller
 from agent.scheduler import Job, Scheduler, next_daily, parse_daily
 from storage import open_database
 from storage.operator import command_status, queue_command
@@ -72,7 +72,7 @@ def test_commands_reach_the_agent_and_results_come_back(tmp_path: Path) -> None:
     def explode(_args: dict) -> dict:
         raise ValueError("no")
 
-    poller = CommandPoller(engine, {"retrain": lambda args: {"trained": args["model"]},
+    poller = ControlPoller(engine, {"retrain": lambda args: {"trained": args["model"]},
                                     "explode": explode})
     assert poller.run_once() == 3
     assert poller.run_once() == 0

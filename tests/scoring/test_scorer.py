@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from scoring_helpers import DAY, NOON, Filled, assessment_for, make_event
 
 from ottwatch.events import Event
+from ottwatch.learning.thresholds import outcome_counts, relearn
 from ottwatch.pipeline import Assessment, Batch, Pipeline
 from ottwatch.scoring import (
     AdaptiveScorer,
@@ -16,7 +17,6 @@ from ottwatch.scoring import (
     shrunk_deltas,
 )
 from ottwatch.stages.segments import SegmentStage
-from ottwatch.thresholds_learning import outcome_counts, relearn
 
 NIGHT = NOON - 9 * 3600  # 03:00 UTC
 

@@ -6,8 +6,8 @@ from ottwatch.alerts.sink import AlertSink
 from ottwatch.config import config_model
 from ottwatch.learning.context import context_stages
 from ottwatch.learning.stage import LearningStage
+from ottwatch.pipeline_build import build_pipeline
 from ottwatch.scoring import AdaptiveScorer
-from ottwatch.stages import build_pipeline
 from ottwatch.stages.table import PARTS
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlmodel import SQLModel
 
-from agent.runner import run_recorded
+from agent.replay import run_recorded
 from fixtures.generator import write_log
 from ottwatch.config import Config
 from ottwatch.exports import EXPORTS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runner import run_recorded
+from agent.replay import run_recorded
 from fixtures.scenarios import write_log
 from ottwatch.config import Config
 from storage import open_database

@@ -14,14 +14,14 @@ from sqlalchemy import Engine, select, update
 
 from storage.tables import CommandRow
 
-log = logging.getLogger("ottwatch.commands")
+log = logging.getLogger("ottwatch.control")
 COMMANDS = CommandRow.__table__
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class CommandPoller:
-    def __init__(self, engine: Engine, handlers: dict[str, Handler]) -> None:
+class ControlPoller:
+    def __init__(self, engine: Engine, handlers: dict[str, ControlHandler]) -> None:
         self.engine = engine
         self.handlers = handlers
 
