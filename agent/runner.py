@@ -30,6 +30,7 @@ from ottwatch.learning.context import context_stages
 from ottwatch.learning.runtime import LearningRuntime
 from ottwatch.learning.thresholds import relearn
 from ottwatch.logs import setup_logging
+from ottwatch.regulations.retention_regions import region_codes
 from storage import open_database
 from storage.engine import DatabaseUnusable
 from storage.fault_wait import FaultWaiter, Outage, StorageUnavailable
@@ -217,7 +218,8 @@ class AgentService:
         assert self.engine is not None and self.agent is not None
         engine, config, agent = self.engine, self.config, self.agent
         scheduler = Scheduler()
-        retention = RetentionJob(engine, config.retention, config.storage.retention_days)
+        retention = RetentionJob(engine, config.retention, config.storage.retention_days,
+                                 regions_of=region_codes)
         scheduler.add(Job("retention", self._job(retention.run),
                           every_s=config.retention.interval_s), run_now=True)
         scorer = agent.pipeline.handles.scorer

@@ -24,8 +24,6 @@ from sqlalchemy import (
     select,
 )
 
-from ottwatch.regions import EU_EEA, normalise_region
-from ottwatch.regulations.table import load_table
 from ottwatch.vocabulary import DAY_S
 from storage.retention_alerts import purge_alerts
 from storage.tables import AssessmentRow, EventRow, QuarantineRow, UserIndexRow
@@ -54,32 +52,16 @@ class RetentionSettings(BaseModel):
     chunk_size: int = Field(DEFAULT_CHUNK, ge=1, le=5000)
 
 
-def region_codes(key: str) -> tuple[set[str], set[str]]:
-    """(exact region values, countries whose subdivisions also match) for a
-    `per_region_days` key: a regulation id or a region code."""
-    table = load_table()
-    regions = table[key.upper()].regions if key.upper() in table.by_id else [key]
-    exact: set[str] = set()
-    countries: set[str] = set()
-    for text in regions:
-        region = normalise_region(text)
-        if region is None:
-            raise ValueError(f"retention: {key!r} is neither a regulation id nor a region")
-        if region == "EU":
-            exact.add("EU")
-            countries |= EU_EEA
-        elif "-" in region:
-            exact.add(region)
-        else:
-            countries.add(region)
-    return exact, countries
+# A `per_region_days` key (a regulation id or a region) -> (exact region values,
+# countries whose subdivisions also match); the domain knows the regulations' regions.
+RegionsOf = Callable[[str], tuple[set[str], set[str]]]
 
 
-def _region_filter(keys: Iterable[str]) -> ColumnElement[bool]:
+def _region_filter(keys: Iterable[str], regions_of: RegionsOf) -> ColumnElement[bool]:
     exact: set[str] = set()
     countries: set[str] = set()
     for key in keys:
-        more_exact, more_countries = region_codes(key)
+        more_exact, more_countries = regions_of(key)
         exact |= more_exact
         countries |= more_countries
     region = EVENTS.c.region
@@ -151,13 +133,14 @@ def _purge_by_index(engine: Engine, table: Table, column: Column, cutoff: float,
 
 
 def purge(engine: Engine, now: float, retention_days: int,
-          per_region_days: dict[str, int] | None = None, *,
+          per_region_days: dict[str, int] | None = None, *, regions_of: RegionsOf | None = None,
           quarantine_days: int | None = None, chunk_size: int = DEFAULT_CHUNK) -> dict[str, int]:
     """Delete what is past retention at `now`; returns how many rows, by table.
 
     Events older than `retention_days` go, with their assessments (and assessments
     left without an event); events whose claimed region falls under a stricter
-    `per_region_days` entry (a regulation id or a region) go after that many days.
+    `per_region_days` entry (a regulation id or a region, resolved by `regions_of`) go
+    after that many days.
     Quarantined lines have no trusted region: they are kept `quarantine_days`,
     by default the shortest period configured.
     """
@@ -166,13 +149,15 @@ def purge(engine: Engine, now: float, retention_days: int,
     for key, days in per_region.items():
         if days < 1:
             raise ValueError(f"retention: {key} must keep data at least 1 day, not {days}")
+    if per_region and regions_of is None:
+        raise ValueError("retention: per-region periods need regions_of to resolve their keys")
     events, assessments = _purge_events(engine, now - retention_days * DAY_S, chunk_size)
     by_days: dict[int, list[str]] = {}
     for key, days in per_region.items():
         by_days.setdefault(days, []).append(key)
     for days, keys in sorted(by_days.items()):
         more_events, more_assessments = _purge_events(
-            engine, now - days * DAY_S, chunk_size, _region_filter(keys))
+            engine, now - days * DAY_S, chunk_size, _region_filter(keys, regions_of))
         events += more_events
         assessments += more_assessments
     assessments += _purge_orphan_assessments(engine, now - retention_days * DAY_S, chunk_size)
@@ -188,8 +173,10 @@ class RetentionJob:
     """Runs `purge` at most every `settings.interval_s` (for the agent's scheduler)."""
 
     def __init__(self, engine: Engine, settings: RetentionSettings, retention_days: int, *,
+                 regions_of: RegionsOf | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
+        self.regions_of = regions_of
         self.settings = settings
         self.retention_days = settings.retention_days or retention_days
         self.clock = clock
@@ -201,7 +188,7 @@ class RetentionJob:
     def run(self) -> dict[str, int]:
         self.last_run = now = self.clock()
         return purge(self.engine, now, self.retention_days, self.settings.per_region_days,
-                     quarantine_days=self.settings.quarantine_days,
+                     regions_of=self.regions_of, quarantine_days=self.settings.quarantine_days,
                      chunk_size=self.settings.chunk_size)
 
     def run_if_due(self) -> dict[str, int] | None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from ottwatch.regulations.retention_regions import region_codes
 from storage import open_database
 from storage.retention import RetentionJob, RetentionSettings, purge
 from storage.tables import AlertRow, AssessmentRow, DeliveryRow, EventRow, QuarantineRow
@@ -77,7 +78,8 @@ def test_stricter_retention_per_regulation_and_region(engine: Engine) -> None:
         add_event(engine, event_id, 40, region)
     add_event(engine, "de_recent", 10, "DE")
     add_quarantined(engine, 40)
-    counts = purge(engine, NOW, 365, {"GDPR": 30, "US-CA": 35, "JP": 500}, chunk_size=2)
+    counts = purge(engine, NOW, 365, {"GDPR": 30, "US-CA": 35, "JP": 500}, chunk_size=2,
+                   regions_of=region_codes)
     assert counts == {"events": 5, "assessments": 5, "quarantine": 1, "alerts": 0,
                       "deliveries": 0}
     assert event_ids(engine) == assessed_ids(engine) == {"us", "gb", "none", "de_recent"}
@@ -96,20 +98,21 @@ def test_orphan_assessments_go_by_their_own_ts(engine: Engine) -> None:
 def test_quarantine_keeps_its_own_period_when_set(engine: Engine) -> None:
     add_quarantined(engine, 40)
     add_quarantined(engine, 100)
-    assert purge(engine, NOW, 365, {"GDPR": 30}, quarantine_days=90)["quarantine"] == 1
+    assert purge(engine, NOW, 365, {"GDPR": 30}, quarantine_days=90,
+                 regions_of=region_codes)["quarantine"] == 1
     assert quarantined(engine) == 1
 
 
 def test_a_bad_region_key_is_an_error(engine: Engine) -> None:
     with pytest.raises(ValueError, match="neither a regulation id nor a region"):
-        purge(engine, NOW, 365, {"not a region": 30})
+        purge(engine, NOW, 365, {"not a region": 30}, regions_of=region_codes)
 
 
 def test_the_job_runs_on_its_interval(engine: Engine) -> None:
     settings = RetentionSettings(per_region_days={"GDPR": 30})
     assert settings.interval_s == 3600.0
     clock = [NOW]
-    job = RetentionJob(engine, settings, 365, clock=lambda: clock[0])
+    job = RetentionJob(engine, settings, 365, regions_of=region_codes, clock=lambda: clock[0])
     add_event(engine, "de", 40, "DE")
     assert job.run_if_due() == {"events": 1, "assessments": 1, "quarantine": 0, "alerts": 0,
                                 "deliveries": 0}
